@@ -1,0 +1,183 @@
+package tsdb
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// pending is a commit group being filled: the series created since the last
+// group and the samples appended since, in columns.
+type pending struct {
+	series []*memSeries
+	refs   []SeriesRef
+	ts     []int64
+	vals   []float64
+	done   *Commit
+	rec    []byte // encoded WAL record, reused across groups
+}
+
+func newPending() *pending {
+	return &pending{done: newCommit()}
+}
+
+func (p *pending) empty() bool { return len(p.series) == 0 && len(p.refs) == 0 }
+
+// reset prepares p's buffers for another group.
+func (p *pending) reset() {
+	clear(p.series)
+	p.series = p.series[:0]
+	p.refs, p.ts, p.vals = p.refs[:0], p.ts[:0], p.vals[:0]
+	p.done = newCommit()
+}
+
+// Commit is the outcome of one commit group, shared by every Append that
+// joined it.
+type Commit struct {
+	done chan struct{}
+	err  error
+}
+
+func newCommit() *Commit { return &Commit{done: make(chan struct{})} }
+
+// Wait blocks until the group is in the fsynced WAL and applied to the head,
+// and returns the error that prevented that, if any.
+func (c *Commit) Wait() error {
+	<-c.done
+	return c.err
+}
+
+// Done returns a channel closed when the group is committed or has failed.
+func (c *Commit) Done() <-chan struct{} { return c.done }
+
+// GetOrCreate returns the ref of the series with the given labels, creating
+// the series if it is new. A new series is logged with the next commit group,
+// ahead of any sample that refers to it. lset must be sorted, as
+// labels.Labels always is; the store keeps it.
+func (db *DB) GetOrCreate(lset labels.Labels) (SeriesRef, error) {
+	hash := lset.Hash()
+	if s := db.series.lookup(hash, lset); s != nil {
+		return s.ref, nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.mu.closed {
+		return 0, ErrClosed
+	}
+	db.series.mu.Lock()
+	defer db.series.mu.Unlock()
+	if s := db.series.lookupLocked(hash, lset); s != nil {
+		return s.ref, nil
+	}
+	s := newMemSeries(db.mu.nextRef, lset)
+	db.mu.nextRef++
+	db.series.addLocked(s, hash)
+	db.mu.cur.series = append(db.mu.cur.series, s)
+	return s.ref, nil
+}
+
+// Append queues the batch's samples for the next commit group and returns
+// that group's Commit. It copies the columns, so the caller may reuse b once
+// Append returns. Every ref must come from GetOrCreate on this store.
+//
+// Append blocks while MaxPendingSamples samples are already queued: the store
+// slows its writers rather than buffering without bound.
+func (db *DB) Append(b *Batch) (*Commit, error) {
+	db.mu.Lock()
+	for !db.mu.closed && db.mu.failed == nil && len(db.mu.cur.refs) > 0 &&
+		len(db.mu.cur.refs)+b.Len() > db.opts.MaxPendingSamples {
+		db.space.Wait()
+	}
+	if db.mu.closed {
+		db.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if err := db.mu.failed; err != nil {
+		db.mu.Unlock()
+		return nil, err
+	}
+	cur := db.mu.cur
+	cur.refs = append(cur.refs, b.Refs...)
+	cur.ts = append(cur.ts, b.Ts...)
+	cur.vals = append(cur.vals, b.Vals...)
+	c := cur.done
+	db.mu.Unlock()
+
+	select {
+	case db.kick <- struct{}{}:
+	default: // the committer is already due to look
+	}
+	return c, nil
+}
+
+// commitLoop is the committer goroutine. Each turn it takes the whole group
+// that accumulated while the previous fsync ran; so the busier the store, the
+// larger the groups and the fewer fsyncs per sample.
+func (db *DB) commitLoop() {
+	defer close(db.stopped)
+	for range db.kick {
+		db.commitOnce()
+	}
+	db.commitOnce() // whatever was appended before Close
+}
+
+func (db *DB) commitOnce() {
+	db.mu.Lock()
+	g := db.mu.cur
+	if g.empty() {
+		db.mu.Unlock()
+		return
+	}
+	next := db.mu.spare
+	if next == nil {
+		next = newPending()
+	} else {
+		next.reset()
+	}
+	db.mu.cur, db.mu.spare = next, nil
+	db.space.Broadcast()
+	failed := db.mu.failed
+	db.mu.Unlock()
+
+	err := failed
+	if err == nil {
+		err = db.writeGroup(g)
+	}
+	if err != nil {
+		db.mu.Lock()
+		if db.mu.failed == nil {
+			db.mu.failed = err
+			db.log.Error("WAL write failed; the store refuses writes from now on", "err", err)
+		}
+		db.space.Broadcast()
+		db.mu.Unlock()
+	} else {
+		for i, ref := range g.refs {
+			db.series.get(ref).append(g.ts[i], g.vals[i])
+		}
+		db.stats.samplesAppended.Add(int64(len(g.refs)))
+	}
+	g.done.err = err
+	close(g.done.done)
+
+	db.mu.Lock()
+	db.mu.spare = g
+	db.mu.Unlock()
+}
+
+func (db *DB) writeGroup(g *pending) error {
+	g.rec = db.codec.encode(g.rec[:0], g)
+	if err := db.wal.Write(g.rec); err != nil {
+		return fmt.Errorf("cannot log commit group: %w", err)
+	}
+	start := time.Now()
+	if err := db.wal.Sync(); err != nil {
+		return fmt.Errorf("cannot sync commit group: %w", err)
+	}
+	db.stats.fsyncSeconds.observe(time.Since(start).Seconds())
+	db.stats.fsyncs.Add(1)
+	db.stats.commits.Add(1)
+	db.stats.walBytes.Add(int64(len(g.rec)))
+	return nil
+}
