@@ -47,8 +47,8 @@ type Decoder struct {
 
 	// Per-reading state shared with the object visitors; valid only while
 	// Decode runs.
-	tagErr   error
-	tagWhy   ingest.Reason
+	tagErr error
+	tagWhy ingest.Reason
 }
 
 // New returns a Decoder with the given limits (zero fields take defaults).
