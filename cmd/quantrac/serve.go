@@ -1,0 +1,70 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/quantrac/quantrac/server"
+)
+
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var (
+		opts      server.Options
+		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn or error")
+		logFormat = fs.String("log-format", "text", "log format: text or json")
+	)
+	fs.StringVar(&opts.DataDir, "data", "./data", "data directory")
+	fs.StringVar(&opts.MQTTAddr, "mqtt-addr", server.DefaultMQTTAddr, "MQTT TCP listener address")
+	fs.StringVar(&opts.HTTPAddr, "http-addr", server.DefaultHTTPAddr, "HTTP listener address (query API, /metrics, /healthz)")
+	fs.BoolVar(&opts.AllowAnonymous, "insecure-allow-anonymous", false,
+		"development mode: admit anonymous MQTT clients and take the gateway identity from the topic")
+	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a clean shutdown may take")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	logger, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	opts.Logger = logger
+	opts.Version = version
+
+	srv, err := server.Start(opts)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Info("shutting down", "signal", s.String())
+	go func() {
+		<-sig
+		logger.Error("second signal; exiting without a clean shutdown")
+		os.Exit(1)
+	}()
+	return srv.Close()
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: %w", level, err)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, ho)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", format)
+}

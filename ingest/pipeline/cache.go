@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/quantrac/quantrac/tsdb"
+)
+
+// cacheShards is the number of independently locked parts of the series
+// cache. Lookups take a read lock, so contention only comes from new series;
+// 64 shards keep even a burst of new series (a gateway's first message) from
+// serialising publishers on two cores or on sixty-four.
+const cacheShards = 64
+
+// seriesCache maps a series' canonical key bytes to its ref. The key is
+// province, gateway, metric and the sorted tags, each followed by a zero byte
+// (docs/ingest.md). A hit compares the whole key, so a hash collision costs a
+// comparison, never a wrong series.
+type seriesCache struct {
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[uint64]*cacheEntry
+	_  [40]byte // keep neighbouring shards' locks off one cache line
+}
+
+type cacheEntry struct {
+	key  string
+	ref  tsdb.SeriesRef
+	next *cacheEntry // another key with the same hash
+}
+
+func newSeriesCache() *seriesCache {
+	c := &seriesCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[uint64]*cacheEntry)
+	}
+	return c
+}
+
+func (c *seriesCache) hash(key []byte) uint64 { return maphash.Bytes(c.seed, key) }
+
+// get returns the ref for key, or 0. It does not allocate.
+func (c *seriesCache) get(h uint64, key []byte) tsdb.SeriesRef {
+	sh := &c.shards[h%cacheShards]
+	sh.mu.RLock()
+	e := sh.m[h]
+	for e != nil && e.key != string(key) {
+		e = e.next
+	}
+	sh.mu.RUnlock()
+	if e == nil {
+		return 0
+	}
+	return e.ref
+}
+
+// put records key's ref; it copies key.
+func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef) {
+	sh := &c.shards[h%cacheShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for e := sh.m[h]; e != nil; e = e.next {
+		if e.key == string(key) {
+			return
+		}
+	}
+	sh.m[h] = &cacheEntry{key: string(key), ref: ref, next: sh.m[h]}
+}

@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/tsdb"
+)
+
+// msgState is the per-message working set: the decoder's Sink, the batch being
+// filled, and scratch space. It comes from the pipeline's pool, so after
+// warm-up a message allocates nothing per reading.
+type msgState struct {
+	p        *Pipeline
+	msg      *Message
+	gw       *GatewayStats
+	now      time.Time
+	min, max int64 // accepted timestamp window, Unix ms
+
+	batch     tsdb.Batch
+	key       []byte // canonical series key being built
+	prefixLen int    // bytes of key that hold province and gateway
+	tags      []ingest.Tag
+
+	rejected    int
+	firstReason ingest.Reason
+	firstErr    error
+
+	decoders [numFormats]Decoder
+	lb       labels.ScratchBuilder
+}
+
+func (s *msgState) begin(msg *Message, now time.Time) {
+	s.msg, s.now = msg, now
+	ms := now.UnixMilli()
+	s.min = ms - s.p.opts.Limits.MaxPast.Milliseconds()
+	s.max = ms + s.p.opts.Limits.MaxFuture.Milliseconds()
+	s.batch.Reset()
+	s.rejected, s.firstReason, s.firstErr = 0, ingest.ReasonNone, nil
+
+	k := append(s.key[:0], msg.Province...)
+	k = append(k, '/')
+	k = append(k, msg.Gateway...)
+	s.gw = s.p.gateways.get(k, msg.Identity)
+	k[len(msg.Province)] = 0
+	s.key = append(k, 0)
+	s.prefixLen = len(s.key)
+}
+
+// Invalid implements ingest.Sink.
+func (s *msgState) Invalid(reason ingest.Reason, err error) {
+	s.rejected++
+	s.gw.Rejected[reason].Add(1)
+	if s.firstErr == nil {
+		s.firstReason, s.firstErr = reason, err
+	}
+}
+
+// Sample implements ingest.Sink: it resolves the series and adds the sample
+// to the batch.
+func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+	if ts < s.min || ts > s.max {
+		s.Invalid(ingest.ReasonTimestamp, fmt.Errorf("timestamp %d of %s is outside the accepted window [%d, %d]", ts, metric, s.min, s.max))
+		return
+	}
+	// Sort the tags into scratch space (insertion sort: there are few), so
+	// that tag order in the payload does not change the series.
+	s.tags = append(s.tags[:0], tags...)
+	for i := 1; i < len(s.tags); i++ {
+		for j := i; j > 0 && string(s.tags[j].Key) < string(s.tags[j-1].Key); j-- {
+			s.tags[j], s.tags[j-1] = s.tags[j-1], s.tags[j]
+		}
+	}
+	k := append(s.key[:s.prefixLen], metric...)
+	k = append(k, 0)
+	for _, t := range s.tags {
+		k = append(k, t.Key...)
+		k = append(k, 0)
+		k = append(k, t.Value...)
+		k = append(k, 0)
+	}
+	s.key = k
+	h := s.p.cache.hash(k)
+	ref := s.p.cache.get(h, k)
+	if ref == 0 {
+		var reason ingest.Reason
+		var err error
+		if ref, reason, err = s.create(metric); err != nil {
+			s.Invalid(reason, err)
+			return
+		}
+		s.p.cache.put(h, k, ref)
+	}
+	s.batch.Add(ref, ts, v)
+}
+
+// create validates a series seen for the first time and registers it with
+// the store. This is the only place a reading's labels are allocated.
+func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) {
+	lim := s.p.opts.Limits
+	if n := len(s.tags) + 3; n > lim.MaxLabels {
+		return 0, ingest.ReasonTooManyLabels, fmt.Errorf("series %s has %d labels, over the limit of %d", metric, n, lim.MaxLabels)
+	}
+	s.lb.Reset()
+	s.lb.Add(model.MetricNameLabel, string(metric))
+	s.lb.Add("province", s.msg.Province)
+	s.lb.Add("gateway", s.msg.Gateway)
+	for i, t := range s.tags {
+		switch string(t.Key) {
+		case model.MetricNameLabel, "province", "gateway":
+			return 0, ingest.ReasonLabel, fmt.Errorf("label %q is set by the platform, not the payload", t.Key)
+		}
+		if i > 0 && string(t.Key) == string(s.tags[i-1].Key) {
+			return 0, ingest.ReasonLabel, fmt.Errorf("label %q appears twice", t.Key)
+		}
+		if err := checkLabelValue(t, lim.MaxLabelValueLen); err != nil {
+			return 0, ingest.ReasonLabel, err
+		}
+		s.lb.Add(string(t.Key), string(t.Value))
+	}
+	s.lb.Sort()
+	ref, err := s.p.opts.Store.GetOrCreate(s.lb.Labels())
+	if err != nil {
+		return 0, ingest.ReasonNone, fmt.Errorf("cannot create series %s: %w", metric, err)
+	}
+	s.p.series.Add(1)
+	return ref, ingest.ReasonNone, nil
+}
+
+func checkLabelValue(t ingest.Tag, maxLen int) error {
+	switch {
+	case len(t.Value) == 0:
+		return fmt.Errorf("label %q has an empty value", t.Key)
+	case len(t.Value) > maxLen:
+		return fmt.Errorf("label %q value is %d bytes, over the limit of %d", t.Key, len(t.Value), maxLen)
+	case !utf8.Valid(t.Value):
+		return fmt.Errorf("label %q value is not valid UTF-8", t.Key)
+	}
+	for _, r := range string(t.Value) {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("label %q value has a control character", t.Key)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/tsdb"
+)
+
+// collector exports the node's own counters. The libraries keep typed
+// atomics; this reads them at scrape time, so nothing on the hot path touches
+// a Prometheus metric.
+type collector struct{ s *Server }
+
+var (
+	descClients    = prometheus.NewDesc("quantrac_mqtt_clients_connected", "MQTT clients connected now.", nil, nil)
+	descMessages   = prometheus.NewDesc("quantrac_mqtt_messages_received_total", "Publishes received on data topics.", nil, nil)
+	descBytes      = prometheus.NewDesc("quantrac_mqtt_payload_bytes_received_total", "Payload bytes received on data topics.", nil, nil)
+	descStoreFail  = prometheus.NewDesc("quantrac_mqtt_publish_store_failures_total", "Publishes not acknowledged because the store could not take them.", nil, nil)
+	descAccepted   = prometheus.NewDesc("quantrac_ingest_readings_accepted_total", "Samples accepted, by gateway.", []string{"province", "gateway"}, nil)
+	descRejected   = prometheus.NewDesc("quantrac_ingest_readings_rejected_total", "Readings or whole messages refused, by gateway and reason.", []string{"province", "gateway", "reason"}, nil)
+	descRefusedMsg = prometheus.NewDesc("quantrac_ingest_messages_refused_total", "Messages refused whole, by gateway.", []string{"province", "gateway"}, nil)
+	descIngestMsgs = prometheus.NewDesc("quantrac_ingest_messages_total", "Messages decoded, by gateway.", []string{"province", "gateway"}, nil)
+	descSeries     = prometheus.NewDesc("quantrac_tsdb_series", "Series in the store.", nil, nil)
+	descSamples    = prometheus.NewDesc("quantrac_tsdb_samples_appended_total", "Samples committed to the store since start.", nil, nil)
+	descCommits    = prometheus.NewDesc("quantrac_tsdb_commit_groups_total", "Commit groups written to the WAL.", nil, nil)
+	descWALBytes   = prometheus.NewDesc("quantrac_tsdb_wal_bytes_written_total", "Bytes of records written to the WAL.", nil, nil)
+	descFsync      = prometheus.NewDesc("quantrac_tsdb_wal_fsync_duration_seconds", "WAL fsync latency.", nil, nil)
+)
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descClients, descMessages, descBytes, descStoreFail,
+		descAccepted, descRejected, descRefusedMsg, descIngestMsgs,
+		descSeries, descSamples, descCommits, descWALBytes, descFsync} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	b := c.s.broker.Stats()
+	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(b.ClientsConnected))
+	ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(b.Messages))
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(b.Bytes))
+	ch <- prometheus.MustNewConstMetric(descStoreFail, prometheus.CounterValue, float64(b.StoreFailures))
+
+	for _, g := range c.s.pipeline.Gateways() {
+		ch <- prometheus.MustNewConstMetric(descIngestMsgs, prometheus.CounterValue, float64(g.Messages.Load()), g.Province, g.Gateway)
+		ch <- prometheus.MustNewConstMetric(descAccepted, prometheus.CounterValue, float64(g.Readings.Load()), g.Province, g.Gateway)
+		ch <- prometheus.MustNewConstMetric(descRefusedMsg, prometheus.CounterValue, float64(g.RefusedMessages.Load()), g.Province, g.Gateway)
+		for r := range g.Rejected {
+			if n := g.Rejected[r].Load(); n > 0 {
+				ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(n), g.Province, g.Gateway, ingest.Reason(r).String())
+			}
+		}
+	}
+
+	st := c.s.db.Stats()
+	ch <- prometheus.MustNewConstMetric(descSeries, prometheus.GaugeValue, float64(st.Series))
+	ch <- prometheus.MustNewConstMetric(descSamples, prometheus.CounterValue, float64(st.SamplesAppended))
+	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
+	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(st.WALBytes))
+	buckets := make(map[float64]uint64, len(tsdb.FsyncBuckets))
+	for i, ub := range tsdb.FsyncBuckets {
+		buckets[ub] = st.WALFsyncBuckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(descFsync, uint64(st.WALFsyncs), st.WALFsyncSum, buckets)
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{s},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "quantrac_build_info", Help: "Build version, as a label.",
+			ConstLabels: prometheus.Labels{"version": s.opts.Version},
+		}, func() float64 { return 1 }),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

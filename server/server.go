@@ -1,0 +1,173 @@
+// Package server assembles one Quantrac node: the store, the ingest
+// pipeline, the MQTT broker and the HTTP API, started in dependency order and
+// stopped in reverse. cmd/quantrac parses flags into Options; tests start the
+// same server in-process.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/quantrac/quantrac/api"
+	"github.com/quantrac/quantrac/broker"
+	"github.com/quantrac/quantrac/ingest/pipeline"
+	"github.com/quantrac/quantrac/tsdb"
+)
+
+// Options configure a node. The zero value of each field means its default.
+type Options struct {
+	// DataDir holds the store. Default ./data.
+	DataDir string
+	// MQTTAddr is the plain MQTT listener. Default 127.0.0.1:1883.
+	MQTTAddr string
+	// HTTPAddr serves the query API, /metrics and /healthz. Default
+	// 127.0.0.1:9490.
+	HTTPAddr string
+	// AllowAnonymous is the development mode: any MQTT client may connect
+	// and publish to any well-formed topic.
+	AllowAnonymous bool
+	// ShutdownTimeout bounds Close. Default 10 s.
+	ShutdownTimeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Version is reported by the build info endpoint and /metrics.
+	Version string
+}
+
+// Default addresses, loopback only: exposing a node is a decision.
+const (
+	DefaultMQTTAddr = "127.0.0.1:1883"
+	DefaultHTTPAddr = "127.0.0.1:9490"
+)
+
+func (o *Options) setDefaults() {
+	if o.DataDir == "" {
+		o.DataDir = "data"
+	}
+	if o.MQTTAddr == "" {
+		o.MQTTAddr = DefaultMQTTAddr
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = DefaultHTTPAddr
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+}
+
+// Server is a running node.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	db       *tsdb.DB
+	pipeline *pipeline.Pipeline
+	broker   *broker.Broker
+	http     *http.Server
+	httpLn   net.Listener
+	httpDone chan error
+}
+
+// Start opens the store and starts serving. On error, whatever had started
+// is stopped again.
+func Start(opts Options) (_ *Server, err error) {
+	opts.setDefaults()
+	s := &Server{opts: opts, log: opts.Logger}
+	defer func() {
+		if err != nil {
+			s.closeAll(context.Background())
+		}
+	}()
+
+	s.db, err = tsdb.Open(tsdb.Options{Dir: opts.DataDir, Logger: opts.Logger.With("component", "tsdb")})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open store: %w", err)
+	}
+	s.pipeline, err = pipeline.New(pipeline.Options{Store: s.db, Logger: opts.Logger.With("component", "ingest")})
+	if err != nil {
+		return nil, fmt.Errorf("cannot create ingest pipeline: %w", err)
+	}
+	q, err := api.New(api.Options{Queryable: s.db, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("cannot create query API: %w", err)
+	}
+	mux := http.NewServeMux()
+	q.Register(mux)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/metrics", s.metricsHandler())
+
+	s.broker, err = broker.Start(broker.Options{
+		TCPAddr:        opts.MQTTAddr,
+		Pipeline:       s.pipeline,
+		AllowAnonymous: opts.AllowAnonymous,
+		Logger:         opts.Logger.With("component", "broker"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot start MQTT broker: %w", err)
+	}
+
+	s.httpLn, err = net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for HTTP on %s: %w", opts.HTTPAddr, err)
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpDone = make(chan error, 1)
+	go func() { s.httpDone <- s.http.Serve(s.httpLn) }()
+	s.log.Info("listening", "listener", "http", "addr", s.HTTPAddr())
+	return s, nil
+}
+
+// MQTTAddr returns the bound MQTT address.
+func (s *Server) MQTTAddr() string { return s.broker.TCPAddr() }
+
+// HTTPAddr returns the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// DB returns the node's store.
+func (s *Server) DB() *tsdb.DB { return s.db }
+
+// Close stops the node: it stops accepting MQTT and HTTP traffic, lets
+// requests in flight finish, commits what is queued and closes the store,
+// all within ShutdownTimeout.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	return s.closeAll(ctx)
+}
+
+func (s *Server) closeAll(ctx context.Context) error {
+	var errs []error
+	if s.broker != nil {
+		if err := s.broker.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close MQTT broker: %w", err))
+		}
+	}
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("cannot shut HTTP down: %w", err))
+		}
+		if err := <-s.httpDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("HTTP server failed: %w", err))
+		}
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close store: %w", err))
+		}
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
