@@ -1,0 +1,103 @@
+package lineproto
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/quantrac/quantrac/ingest"
+)
+
+// sample is a copied Sample call, printed compactly so that tables stay
+// readable: `metric{k=v,...} ts value`.
+type sample string
+
+func fmtSample(metric []byte, tags []ingest.Tag, ts int64, v float64) sample {
+	var b strings.Builder
+	b.Write(metric)
+	b.WriteByte('{')
+	for i, t := range tags {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%s", t.Key, t.Value)
+	}
+	fmt.Fprintf(&b, "} %d %v", ts, v)
+	return sample(b.String())
+}
+
+// recorder is a Sink that keeps copies of everything it is given.
+type recorder struct {
+	samples []sample
+	reasons []ingest.Reason
+	errs    []error
+}
+
+func (r *recorder) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+	r.samples = append(r.samples, fmtSample(metric, tags, ts, v))
+}
+
+func (r *recorder) Invalid(why ingest.Reason, err error) {
+	r.reasons = append(r.reasons, why)
+	r.errs = append(r.errs, err)
+}
+
+// checkingSink enforces the Sink contract's invariants on every call; the
+// fuzz target uses it.
+type checkingSink struct {
+	t       *testing.T
+	samples int
+	invalid int
+}
+
+func (c *checkingSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+	c.samples++
+	require.Truef(c.t, validMetricName(metric), "metric %q", metric)
+	require.False(c.t, math.IsNaN(v) || math.IsInf(v, 0), "value %v", v)
+	require.LessOrEqual(c.t, len(metric), DefaultMaxMetricNameLen)
+	for i, tg := range tags {
+		require.Truef(c.t, validTagKey(tg.Key), "tag key %q", tg.Key)
+		require.Falsef(c.t, reservedTagKey(tg.Key), "reserved tag key %q", tg.Key)
+		require.Truef(c.t, utf8.Valid(tg.Value), "tag value %q", tg.Value)
+		for _, u := range tags[:i] {
+			require.NotEqual(c.t, string(u.Key), string(tg.Key), "repeated tag key")
+		}
+	}
+}
+
+func (c *checkingSink) Invalid(why ingest.Reason, err error) {
+	c.invalid++
+	require.NotEqual(c.t, ingest.ReasonNone, why)
+	require.Less(c.t, int(why), ingest.NumReasons)
+	require.Error(c.t, err)
+}
+
+// countSink counts calls and keeps nothing, so that it does not allocate.
+type countSink struct {
+	samples, invalid int
+	sum              float64
+}
+
+func (c *countSink) Sample(_ []byte, _ []ingest.Tag, _ int64, v float64) {
+	c.samples++
+	c.sum += v
+}
+
+func (c *countSink) Invalid(ingest.Reason, error) { c.invalid++ }
+
+// teeSink hands every call to two sinks.
+type teeSink struct{ a, b ingest.Sink }
+
+func (s *teeSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+	s.a.Sample(metric, tags, ts, v)
+	s.b.Sample(metric, tags, ts, v)
+}
+
+func (s *teeSink) Invalid(why ingest.Reason, err error) {
+	s.a.Invalid(why, err)
+	s.b.Invalid(why, err)
+}
