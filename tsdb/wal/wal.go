@@ -15,8 +15,9 @@
 //	u32 little-endian  CRC-32C (Castagnoli) of body
 //	body               length bytes
 //
-// A WAL is used by one writer goroutine at a time; it does no locking of its
-// own for writes. Replay must finish before the first write.
+// A WAL is used by one writer goroutine at a time (Write, Sync, Cut, Close);
+// RemoveBefore and Segments may be called from any goroutine. Replay must
+// finish before the first write.
 package wal
 
 import (
@@ -30,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 const (
@@ -68,7 +70,11 @@ type WAL struct {
 	dir  string
 	opts Options
 
+	// mu guards segments, which the writer extends and RemoveBefore shrinks.
+	mu       sync.Mutex
 	segments []int // existing segment numbers, ascending
+	open     int   // number of the segment open for writing, 0 if none
+	last     int   // highest segment number ever seen here, removed or not
 
 	f    *os.File // current segment, nil until the first write
 	bw   *bufio.Writer
@@ -89,7 +95,11 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &WAL{dir: dir, opts: opts, segments: segs}, nil
+	w := &WAL{dir: dir, opts: opts, segments: segs}
+	if n := len(segs); n > 0 {
+		w.last = segs[n-1]
+	}
+	return w, nil
 }
 
 // Dir returns the WAL's directory.
@@ -123,6 +133,8 @@ func listSegments(dir string) ([]int, error) {
 // Segments returns the numbers of the segments on disk, ascending, including
 // the one being written.
 func (w *WAL) Segments() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return slices.Clone(w.segments)
 }
 
@@ -168,17 +180,23 @@ func (w *WAL) Sync() error {
 }
 
 // Cut closes the current segment (after syncing it) so that the next Write
-// starts a new one. The store cuts before it flushes the head into parts, so
-// that every segment older than the cut can be deleted once the parts are
-// durable.
-func (w *WAL) Cut() error {
-	if w.f == nil {
-		return nil
+// starts a new one, and returns the number that new segment will have. The
+// store cuts before it flushes the head into parts, so that every segment
+// numbered below the returned one can be deleted once the parts are durable.
+func (w *WAL) Cut() (int, error) {
+	if w.f != nil {
+		if err := w.closeCurrent(); err != nil {
+			return 0, err
+		}
 	}
-	if err := w.closeCurrent(); err != nil {
-		return err
-	}
-	return nil
+	return w.nextSeq(), nil
+}
+
+// nextSeq returns the number the next segment will get.
+func (w *WAL) nextSeq() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last + 1
 }
 
 func (w *WAL) closeCurrent() error {
@@ -188,7 +206,10 @@ func (w *WAL) closeCurrent() error {
 	if err := w.f.Close(); err != nil {
 		return fmt.Errorf("cannot close WAL segment %d: %w", w.seq, err)
 	}
-	w.f, w.bw = nil, nil
+	w.f = nil // w.bw is kept and Reset onto the next segment
+	w.mu.Lock()
+	w.open = 0
+	w.mu.Unlock()
 	return nil
 }
 
@@ -198,10 +219,7 @@ func (w *WAL) cut() error {
 			return err
 		}
 	}
-	next := 1
-	if n := len(w.segments); n > 0 {
-		next = w.segments[n-1] + 1
-	}
+	next := w.nextSeq()
 	name := segmentName(w.dir, next)
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -223,17 +241,23 @@ func (w *WAL) cut() error {
 		w.bw = bufio.NewWriterSize(f, 1<<20)
 	}
 	w.bw.Reset(f)
+	w.mu.Lock()
 	w.segments = append(w.segments, next)
+	w.open, w.last = next, next
+	w.mu.Unlock()
 	return nil
 }
 
-// RemoveBefore deletes every segment numbered below n. The store calls it once
-// all the samples those segments hold are durable in parts.
+// RemoveBefore deletes every segment numbered below n, except the one being
+// written. The store calls it once all the samples those segments hold are
+// durable in parts.
 func (w *WAL) RemoveBefore(n int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	keep := w.segments[:0]
 	var errs []error
 	for _, s := range w.segments {
-		if s >= n || s == w.seq {
+		if s >= n || s == w.open {
 			keep = append(keep, s)
 			continue
 		}

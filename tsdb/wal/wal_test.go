@@ -120,3 +120,27 @@ func TestRemoveBefore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{cur}, segs)
 }
+
+func TestCutThenRemove(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Logger: quiet()})
+	require.NoError(t, err)
+	require.NoError(t, w.Write([]byte("before the cut")))
+	require.NoError(t, w.Sync())
+	next, err := w.Cut()
+	require.NoError(t, err)
+	require.Equal(t, w.Current()+1, next)
+
+	// The cut segment is closed, so it goes even though it was the last one
+	// written.
+	require.NoError(t, w.RemoveBefore(next))
+	require.Empty(t, w.Segments())
+	require.NoError(t, w.Write([]byte("after the cut")))
+	require.NoError(t, w.Sync())
+	require.Equal(t, []int{next}, w.Segments())
+	require.NoError(t, w.Close())
+
+	got, st := replayAll(t, dir, Options{Logger: quiet()})
+	require.Equal(t, []string{"after the cut"}, got)
+	require.False(t, st.Dropped())
+}
