@@ -38,19 +38,19 @@ type Reason uint8
 
 // Reasons for refusing a reading or a whole message.
 const (
-	ReasonNone         Reason = iota
-	ReasonSyntax              // the payload or a line does not parse
-	ReasonSchema              // parses, but a required field is missing or of the wrong type
-	ReasonValue               // a value is not a finite number or boolean
-	ReasonTimestamp           // a timestamp is missing, malformed, or outside the accepted window
-	ReasonMetricName          // the metric name is empty, too long, or has characters outside [a-zA-Z0-9_:]
-	ReasonLabel               // a label name or value breaks the limits or charset
-	ReasonTooManyLabels       // more labels than the limit
-	ReasonTooManyReadings     // more readings in one message than the limit
-	ReasonTooLarge            // the payload is over its byte limit
-	ReasonUnknownAlias        // a Sparkplug metric alias that no birth certificate defined
-	ReasonSequence            // a Sparkplug sequence number out of order
-	ReasonTopic               // the topic does not follow the scheme
+	ReasonNone            Reason = iota
+	ReasonSyntax                 // the payload or a line does not parse
+	ReasonSchema                 // parses, but a required field is missing or of the wrong type
+	ReasonValue                  // a value is not a finite number or boolean
+	ReasonTimestamp              // a timestamp is missing, malformed, or outside the accepted window
+	ReasonMetricName             // the metric name is empty, too long, or has characters outside [a-zA-Z0-9_:]
+	ReasonLabel                  // a label name or value breaks the limits or charset
+	ReasonTooManyLabels          // more labels than the limit
+	ReasonTooManyReadings        // more readings in one message than the limit
+	ReasonTooLarge               // the payload is over its byte limit
+	ReasonUnknownAlias           // a Sparkplug metric alias that no birth certificate defined
+	ReasonSequence               // a Sparkplug sequence number out of order
+	ReasonTopic                  // the topic does not follow the scheme
 	numReasons
 )
 

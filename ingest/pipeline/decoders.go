@@ -2,28 +2,108 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/quantrac/quantrac/ingest"
 	"github.com/quantrac/quantrac/ingest/jsonbatch"
+	"github.com/quantrac/quantrac/ingest/lineproto"
+	"github.com/quantrac/quantrac/ingest/sparkplug"
 )
 
+// Outcome is what a decoder reports beyond its samples.
+type Outcome struct {
+	// Rebirth asks the platform to request a Sparkplug rebirth from the
+	// edge node: it sent data for metrics it never declared.
+	Rebirth bool
+}
+
 // registerBuiltin registers the decoders of the formats the topic scheme
-// names. Their options are the decoders' documented defaults.
+// names, with the decoders' documented default limits.
 func (p *Pipeline) registerBuiltin() error {
 	if _, err := jsonbatch.New(jsonbatch.Options{}); err != nil {
 		return fmt.Errorf("cannot create JSON decoder: %w", err)
+	}
+	if _, err := lineproto.New(lineproto.Options{}); err != nil {
+		return fmt.Errorf("cannot create line-protocol decoder: %w", err)
 	}
 	p.Register(FormatJSON, func() Decoder {
 		d, _ := jsonbatch.New(jsonbatch.Options{}) // options checked above
 		return jsonDecoder{d}
 	})
+	p.Register(FormatLineProtocol, func() Decoder {
+		d, _ := lineproto.New(lineproto.Options{}) // options checked above
+		return lpDecoder{d}
+	})
+	sessions := &sparkplugSessions{m: map[Identity]*sparkplugSession{}}
+	p.Register(FormatSparkplug, func() Decoder { return sessions })
 	return nil
 }
 
 type jsonDecoder struct{ d *jsonbatch.Decoder }
 
-func (j jsonDecoder) Decode(msg *Message, _ time.Time, sink ingest.Sink) error {
+func (j jsonDecoder) Decode(msg *Message, _ time.Time, sink ingest.Sink) (Outcome, error) {
 	_, err := j.d.Decode(msg.Payload, sink)
-	return err
+	return Outcome{}, err
+}
+
+// lpDecoder decodes line protocol with nanosecond timestamps, as Telegraf
+// sends them over MQTT; a line without a timestamp takes the arrival time.
+type lpDecoder struct{ d *lineproto.Decoder }
+
+func (l lpDecoder) Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error) {
+	_, err := l.d.Decode(msg.Payload, now.UnixMilli(), sink)
+	return Outcome{}, err
+}
+
+// sparkplugSessions keeps one Sparkplug session per edge node. Unlike the
+// other formats the decoder is stateful (births define aliases), so one
+// value serves every pooled message state.
+type sparkplugSessions struct {
+	mu sync.RWMutex
+	m  map[Identity]*sparkplugSession
+}
+
+type sparkplugSession struct {
+	mu   sync.Mutex // one message at a time per edge node
+	node *sparkplug.EdgeNode
+}
+
+func (s *sparkplugSessions) get(id Identity) (*sparkplugSession, error) {
+	s.mu.RLock()
+	ss := s.m[id]
+	s.mu.RUnlock()
+	if ss != nil {
+		return ss, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss = s.m[id]; ss != nil {
+		return ss, nil
+	}
+	n, err := sparkplug.NewEdgeNode(id.Province, id.Gateway, sparkplug.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ss = &sparkplugSession{node: n}
+	s.m[id] = ss
+	return ss, nil
+}
+
+// Decode applies the message to its edge node's session. The session is the
+// authenticated gateway's: a topic naming another group or edge node is
+// refused by the session.
+func (s *sparkplugSessions) Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error) {
+	t, err := sparkplug.ParseTopic(msg.Topic)
+	if err != nil {
+		return Outcome{}, &PayloadError{Reason: ingest.ReasonTopic, Err: err}
+	}
+	ss, err := s.get(msg.Identity)
+	if err != nil {
+		return Outcome{}, &PayloadError{Reason: ingest.ReasonTopic, Err: err}
+	}
+	ss.mu.Lock()
+	res, err := ss.node.Decode(t, msg.Payload, now.UnixMilli(), sink)
+	ss.mu.Unlock()
+	return Outcome{Rebirth: res.Rebirth}, err
 }

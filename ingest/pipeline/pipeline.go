@@ -47,7 +47,7 @@ type Message struct {
 // Decoder decodes one payload format. A decoder is used by one message at a
 // time; the pipeline pools them.
 type Decoder interface {
-	Decode(msg *Message, now time.Time, sink ingest.Sink) error
+	Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error)
 }
 
 // PayloadError is a whole message refused, with the reason gateways see.
@@ -69,6 +69,8 @@ type Result struct {
 	// gateway's error topic. FirstError is nil when nothing was skipped.
 	FirstReason ingest.Reason
 	FirstError  error
+	// Rebirth asks for a Sparkplug rebirth request to the edge node.
+	Rebirth bool
 }
 
 // Pipeline turns messages into committed samples. It is safe for concurrent
@@ -137,18 +139,23 @@ func (p *Pipeline) Ingest(msg *Message, durable bool) (Result, error) {
 		st.decoders[msg.Format] = dec
 	}
 	st.gw.Messages.Add(1)
-	if err := dec.Decode(msg, st.now, st); err != nil {
+	out, err := dec.Decode(msg, st.now, st)
+	if err != nil {
 		st.gw.RefusedMessages.Add(1)
-		pe := &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
-		var rp interface{ PayloadReason() ingest.Reason }
-		if errors.As(err, &rp) {
-			pe.Reason = rp.PayloadReason()
+		var pe *PayloadError
+		if !errors.As(err, &pe) {
+			pe = &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
+			var rp interface{ PayloadReason() ingest.Reason }
+			if errors.As(err, &rp) {
+				pe.Reason = rp.PayloadReason()
+			}
 		}
 		st.gw.Rejected[pe.Reason].Add(1)
 		p.warn("message refused", msg, "reason", pe.Reason.String(), "err", err)
-		return Result{Rejected: 1, FirstReason: pe.Reason, FirstError: err}, pe
+		return Result{Rejected: 1, FirstReason: pe.Reason, FirstError: pe.Err, Rebirth: out.Rebirth}, pe
 	}
-	res := Result{Accepted: st.batch.Len(), Rejected: st.rejected, FirstReason: st.firstReason, FirstError: st.firstErr}
+	res := Result{Accepted: st.batch.Len(), Rejected: st.rejected, FirstReason: st.firstReason,
+		FirstError: st.firstErr, Rebirth: out.Rebirth}
 	if st.rejected > 0 {
 		p.warn("readings refused", msg, "rejected", st.rejected, "reason", st.firstReason.String(), "err", st.firstErr)
 	}
