@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/quantrac/quantrac/ingest"
 	"github.com/quantrac/quantrac/ingest/sparkplug/sparkplugpb"
 )
 
@@ -38,13 +39,15 @@ func TestLineProtocolLabelsAndRefusals(t *testing.T) {
 		"gateway", "hn-gw-002", "province", "ha-noi"), st.lset(st.samples.Refs[1]))
 	require.Equal(t, []float64{3.42, 1.5}, st.samples.Vals)
 
-	// A payload may not claim another gateway's identity through a tag:
-	// its only line is refused, so the whole message is.
+	// A payload may not claim another gateway's identity through a tag: the
+	// line parses, but is refused.
 	before := len(st.samples.Refs)
-	_, err = p.Ingest(&Message{Identity: Identity{"ha-noi", "hn-gw-002"}, Format: FormatLineProtocol,
+	res, err = p.Ingest(&Message{Identity: Identity{"ha-noi", "hn-gw-002"}, Format: FormatLineProtocol,
 		Payload: []byte(fmt.Sprintf("m,gateway=other value=1 %d\n", ts*1_000_000))}, true)
-	var pe *PayloadError
-	require.ErrorAs(t, err, &pe)
+	require.NoError(t, err)
+	require.Zero(t, res.Accepted)
+	require.Equal(t, 1, res.Rejected)
+	require.Equal(t, ingest.ReasonLabel, res.FirstReason)
 	require.Len(t, st.samples.Refs, before)
 }
 
