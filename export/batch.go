@@ -42,9 +42,12 @@ type labelColumn struct {
 }
 
 func newBatch(columns []string, maxRows int) *batch {
+	// Small exports are common (a dashboard panel's worth), so the columns
+	// start small and grow by appending up to maxRows.
+	initial := min(maxRows, 1024)
 	b := &batch{
-		ts:      make([]int64, 0, maxRows),
-		vals:    make([]float64, 0, maxRows),
+		ts:      make([]int64, 0, initial),
+		vals:    make([]float64, 0, initial),
 		cols:    make([]labelColumn, len(columns)),
 		colOf:   make(map[string]int, len(columns)),
 		maxRows: maxRows,
