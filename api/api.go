@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/quantrac/quantrac/access"
 )
 
 // Options configure the API.
@@ -29,6 +31,19 @@ type Options struct {
 	Timeout time.Duration
 	// LookbackDelta is how far back an instant selector looks. Default 5m.
 	LookbackDelta time.Duration
+	// MaxSeries bounds the series one /api/v1/series or export selection
+	// may return. Default 1 million.
+	MaxSeries int
+	// Tokens authenticates readers. Every read runs restricted to the
+	// provinces of the reader's token.
+	Tokens *access.Authenticator
+	// AllowAnonymous lets a request without a token read everything: the
+	// development mode. Without it and without Tokens nothing can be read.
+	AllowAnonymous bool
+	// Audit records every query, series lookup and export. Nil: none.
+	Audit *access.AuditLog
+	// Version is reported by /api/v1/status/buildinfo.
+	Version string
 }
 
 func (o *Options) setDefaults() {
@@ -43,6 +58,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.LookbackDelta <= 0 {
 		o.LookbackDelta = 5 * time.Minute
+	}
+	if o.MaxSeries <= 0 {
+		o.MaxSeries = 1_000_000
+	}
+	if o.Version == "" {
+		o.Version = "dev"
 	}
 }
 
@@ -74,6 +95,14 @@ func New(opts Options) (*API, error) {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/api/v1/query", a.query)
 	mux.HandleFunc("/api/v1/query_range", a.queryRange)
+	mux.HandleFunc("/api/v1/series", a.series)
+	mux.HandleFunc("/api/v1/labels", a.labelNames)
+	mux.HandleFunc("/api/v1/label/{name}/values", a.labelValues)
+	mux.HandleFunc("/api/v1/metadata", a.metadata)
+	mux.HandleFunc("/api/v1/status/buildinfo", a.buildInfo)
+	mux.HandleFunc("/api/v1/query_exemplars", a.exemplars)
+	mux.HandleFunc("/api/v1/rules", a.rules)
+	mux.HandleFunc("/api/v1/export", a.export)
 }
 
 // Error types of the Prometheus API, and the status each one is sent with.
@@ -87,6 +116,8 @@ const (
 	errorInternal  errorType = "internal"
 	errorNotFound  errorType = "not_found"
 	errorForbidden errorType = "forbidden"
+	errorUnauth    errorType = "unauthorized"
+	errorTooLarge  errorType = "too_large"
 )
 
 func (t errorType) status() int {
@@ -103,6 +134,10 @@ func (t errorType) status() int {
 		return http.StatusNotFound
 	case errorForbidden:
 		return http.StatusForbidden
+	case errorUnauth:
+		return http.StatusUnauthorized
+	case errorTooLarge:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
 }
@@ -121,6 +156,9 @@ func (a *API) respond(w http.ResponseWriter, data any, warnings, infos []string)
 }
 
 func (a *API) fail(w http.ResponseWriter, t errorType, err error) {
+	if t == errorUnauth {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="quantrac"`)
+	}
 	a.write(w, t.status(), response{Status: "error", ErrorType: t, Error: err.Error()})
 }
 

@@ -24,73 +24,85 @@ type queryData struct {
 }
 
 func (a *API) query(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		a.fail(w, errorBadData, fmt.Errorf("cannot parse form: %w", err))
+	req, ok := a.authorize(w, r)
+	if !ok {
 		return
 	}
+	if err := r.ParseForm(); err != nil {
+		a.failed(w, req, errorBadData, fmt.Errorf("cannot parse form: %w", err))
+		return
+	}
+	req.rec.Query = r.Form.Get("query")
 	ts, err := parseTimeParam(r, "time", time.Now())
 	if err != nil {
-		a.fail(w, errorBadData, err)
+		a.failed(w, req, errorBadData, err)
 		return
 	}
+	req.rec.Start, req.rec.End = ts, ts
 	ctx, cancel, err := a.queryContext(r)
 	if err != nil {
-		a.fail(w, errorBadData, err)
+		a.failed(w, req, errorBadData, err)
 		return
 	}
 	defer cancel()
-	q, err := a.engine.NewInstantQuery(ctx, a.opts.Queryable, nil, r.Form.Get("query"), ts)
+	q, err := a.engine.NewInstantQuery(ctx, req.q, nil, req.rec.Query, ts)
 	if err != nil {
-		a.fail(w, errorBadData, err)
+		a.failed(w, req, errorBadData, err)
 		return
 	}
-	a.exec(ctx, w, q)
+	a.exec(ctx, w, req, q)
 }
 
 func (a *API) queryRange(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		a.fail(w, errorBadData, fmt.Errorf("cannot parse form: %w", err))
+	req, ok := a.authorize(w, r)
+	if !ok {
 		return
 	}
+	if err := r.ParseForm(); err != nil {
+		a.failed(w, req, errorBadData, fmt.Errorf("cannot parse form: %w", err))
+		return
+	}
+	req.rec.Query = r.Form.Get("query")
 	start, err := parseTime(r.Form.Get("start"))
 	if err != nil {
-		a.fail(w, errorBadData, fmt.Errorf(`invalid parameter "start": %w`, err))
+		a.failed(w, req, errorBadData, fmt.Errorf(`invalid parameter "start": %w`, err))
 		return
 	}
 	end, err := parseTime(r.Form.Get("end"))
 	if err != nil {
-		a.fail(w, errorBadData, fmt.Errorf(`invalid parameter "end": %w`, err))
+		a.failed(w, req, errorBadData, fmt.Errorf(`invalid parameter "end": %w`, err))
 		return
 	}
 	if end.Before(start) {
-		a.fail(w, errorBadData, errors.New(`invalid parameter "end": end timestamp must not be before start time`))
+		a.failed(w, req, errorBadData, errors.New(`invalid parameter "end": end timestamp must not be before start time`))
 		return
 	}
 	step, err := parseDuration(r.Form.Get("step"))
 	if err != nil {
-		a.fail(w, errorBadData, fmt.Errorf(`invalid parameter "step": %w`, err))
+		a.failed(w, req, errorBadData, fmt.Errorf(`invalid parameter "step": %w`, err))
 		return
 	}
 	if step <= 0 {
-		a.fail(w, errorBadData, errors.New(`invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer`))
+		a.failed(w, req, errorBadData, errors.New(`invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer`))
 		return
 	}
 	if end.Sub(start)/step > maxPoints {
-		a.fail(w, errorBadData, errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))
+		a.failed(w, req, errorBadData, errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))
 		return
 	}
+	req.rec.Start, req.rec.End, req.rec.Step = start, end, step.Seconds()
 	ctx, cancel, err := a.queryContext(r)
 	if err != nil {
-		a.fail(w, errorBadData, err)
+		a.failed(w, req, errorBadData, err)
 		return
 	}
 	defer cancel()
-	q, err := a.engine.NewRangeQuery(ctx, a.opts.Queryable, nil, r.Form.Get("query"), start, end, step)
+	q, err := a.engine.NewRangeQuery(ctx, req.q, nil, req.rec.Query, start, end, step)
 	if err != nil {
-		a.fail(w, errorBadData, err)
+		a.failed(w, req, errorBadData, err)
 		return
 	}
-	a.exec(ctx, w, q)
+	a.exec(ctx, w, req, q)
 }
 
 func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc, error) {
@@ -107,15 +119,34 @@ func (a *API) queryContext(r *http.Request) (context.Context, context.CancelFunc
 	return ctx, cancel, nil
 }
 
-func (a *API) exec(ctx context.Context, w http.ResponseWriter, q promql.Query) {
+func (a *API) exec(ctx context.Context, w http.ResponseWriter, req *request, q promql.Query) {
 	defer q.Close()
 	res := q.Exec(ctx)
 	if res.Err != nil {
-		a.fail(w, classify(res.Err), res.Err)
+		a.failed(w, req, classify(res.Err), res.Err)
 		return
 	}
 	warnings, infos := res.Warnings.AsStrings(q.String(), 10, 10)
+	req.rec.Series, req.rec.Samples = resultSize(res.Value)
+	req.rec.Warnings = len(warnings)
+	a.audit(req)
 	a.respond(w, queryData{ResultType: res.Value.Type(), Result: jsonValue(res.Value)}, warnings, infos)
+}
+
+// resultSize counts the series and samples of a query result, for the audit.
+func resultSize(v parser.Value) (series, samples int64) {
+	switch v := v.(type) {
+	case promql.Matrix:
+		for _, s := range v {
+			samples += int64(len(s.Floats) + len(s.Histograms))
+		}
+		return int64(len(v)), samples
+	case promql.Vector:
+		return int64(len(v)), int64(len(v))
+	case promql.Scalar, promql.String:
+		return 0, 1
+	}
+	return 0, 0
 }
 
 // jsonValue gives a query result the Prometheus API's JSON shape. A matrix

@@ -97,7 +97,8 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create ingest pipeline: %w", err)
 	}
-	q, err := api.New(api.Options{Queryable: s.db, Logger: opts.Logger})
+	q, err := api.New(api.Options{Queryable: s.db, Logger: opts.Logger,
+		AllowAnonymous: opts.AllowAnonymous, Version: opts.Version})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create query API: %w", err)
 	}
