@@ -11,8 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/quantrac/quantrac/access"
 	"github.com/quantrac/quantrac/api"
 	"github.com/quantrac/quantrac/broker"
 	"github.com/quantrac/quantrac/ingest/pipeline"
@@ -37,6 +40,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by the build info endpoint and /metrics.
 	Version string
+	// TokensFile holds the readers' tokens (quantrac token add). Default
+	// <DataDir>/tokens.json, created empty when missing: then only the
+	// development mode can read until a token is added and the node reloads.
+	TokensFile string
+	// AuditLog is the file every query, series lookup and export is
+	// recorded in, as JSON lines. Default <DataDir>/audit.log.
+	AuditLog string
 }
 
 // Default addresses, loopback only: exposing a node is a decision.
@@ -64,6 +74,12 @@ func (o *Options) setDefaults() {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
+	if o.TokensFile == "" {
+		o.TokensFile = filepath.Join(o.DataDir, "tokens.json")
+	}
+	if o.AuditLog == "" {
+		o.AuditLog = filepath.Join(o.DataDir, "audit.log")
+	}
 }
 
 // Server is a running node.
@@ -76,6 +92,8 @@ type Server struct {
 	http     *http.Server
 	httpLn   net.Listener
 	httpDone chan error
+	tokens   *access.Authenticator
+	audit    *os.File
 }
 
 // Start opens the store and starts serving. On error, whatever had started
@@ -97,7 +115,21 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create ingest pipeline: %w", err)
 	}
+	// An empty tokens file is created if there is none, so that tokens
+	// added later take effect on a reload, without a restart.
+	if _, err := os.Stat(opts.TokensFile); errors.Is(err, os.ErrNotExist) {
+		if err := access.SaveTokens(opts.TokensFile, nil); err != nil {
+			return nil, fmt.Errorf("cannot create empty tokens file: %w", err)
+		}
+	}
+	if s.tokens, err = access.NewAuthenticator(opts.TokensFile, opts.Logger.With("component", "access")); err != nil {
+		return nil, fmt.Errorf("cannot load tokens: %w", err)
+	}
+	if s.audit, err = access.OpenAuditFile(opts.AuditLog); err != nil {
+		return nil, err
+	}
 	q, err := api.New(api.Options{Queryable: s.db, Logger: opts.Logger,
+		Tokens: s.tokens, Audit: access.NewAuditLog(s.audit),
 		AllowAnonymous: opts.AllowAnonymous, Version: opts.Version})
 	if err != nil {
 		return nil, fmt.Errorf("cannot create query API: %w", err)
@@ -140,6 +172,16 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 // DB returns the node's store.
 func (s *Server) DB() *tsdb.DB { return s.db }
 
+// Reload rereads the files an operator edits while the node runs: the
+// readers' tokens. A file that fails to load leaves the previous contents
+// in force.
+func (s *Server) Reload() error {
+	if err := s.tokens.Reload(); err != nil {
+		return fmt.Errorf("cannot reload tokens: %w", err)
+	}
+	return nil
+}
+
 // Close stops the node: it stops accepting MQTT and HTTP traffic, lets
 // requests in flight finish, commits what is queued and closes the store,
 // all within ShutdownTimeout.
@@ -167,6 +209,11 @@ func (s *Server) closeAll(ctx context.Context) error {
 	if s.db != nil {
 		if err := s.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("cannot close store: %w", err))
+		}
+	}
+	if s.audit != nil {
+		if err := s.audit.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close audit log: %w", err))
 		}
 	}
 	s.log.Info("stopped")

@@ -1,6 +1,9 @@
 // Command quantrac is the Quantrac node and its command-line tools.
 //
 //	quantrac serve     run the node: MQTT broker, ingest, store, HTTP API
+//	quantrac query     run a PromQL query and print a table
+//	quantrac export    stream a selection to a file
+//	quantrac token     manage readers' tokens
 //
 // Run `quantrac <command> -h` for a command's flags.
 package main
@@ -22,6 +25,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the node: MQTT broker, ingest, store and HTTP API", runServe},
+		{"query", "run a PromQL query against a node and print a table", runQuery},
+		{"export", "stream a selection to a Parquet, Arrow, CSV or JSON lines file", runExport},
+		{"token", "add, list or revoke readers' tokens", runToken},
 		{"version", "print the version", func([]string) error { fmt.Println(version); return nil }},
 	}
 }

@@ -25,6 +25,8 @@ func runServe(args []string) error {
 	fs.BoolVar(&opts.AllowAnonymous, "insecure-allow-anonymous", false,
 		"development mode: admit anonymous MQTT clients and take the gateway identity from the topic")
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a clean shutdown may take")
+	fs.StringVar(&opts.TokensFile, "tokens", "", "readers' tokens file (default <data>/tokens.json)")
+	fs.StringVar(&opts.AuditLog, "audit-log", "", "audit log of every read, JSON lines (default <data>/audit.log)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,8 +45,16 @@ func runServe(args []string) error {
 		return err
 	}
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	s := <-sig
+	for s == syscall.SIGHUP {
+		if err := srv.Reload(); err != nil {
+			logger.Error("reload failed; the previous configuration stays in force", "err", err)
+		} else {
+			logger.Info("reloaded")
+		}
+		s = <-sig
+	}
 	logger.Info("shutting down", "signal", s.String())
 	go func() {
 		<-sig
