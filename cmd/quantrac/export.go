@@ -103,7 +103,7 @@ func expectedRows(c *apiClient, match string, start, end time.Time) int64 {
 		return 0
 	}
 	resp, err := c.get("/api/v1/query", url.Values{
-		"query": {fmt.Sprintf("sum(count_over_time((%s)[%ds]))", match, rng)}, "time": {unixParam(end)}})
+		"query": {fmt.Sprintf("sum(count_over_time(%s[%ds]))", match, rng)}, "time": {unixParam(end)}})
 	if err != nil {
 		return 0
 	}
@@ -162,7 +162,11 @@ func (p *progress) draw() {
 		fmt.Fprintf(os.Stderr, "\r%s %5.1f%%  %d/%d rows  %s  %s ", bar, frac*100, rows, p.total, humanBytes(float64(p.bytes)), rate)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "\rreceived %s  %s  (about %d rows) ", humanBytes(float64(p.bytes)), rate, p.total)
+	if p.total > 0 {
+		fmt.Fprintf(os.Stderr, "\rreceived %s  %s  (%d rows) ", humanBytes(float64(p.bytes)), rate, p.total)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "\rreceived %s  %s ", humanBytes(float64(p.bytes)), rate)
 }
 
 func (p *progress) finish() {
