@@ -144,7 +144,8 @@ func printResult(w io.Writer, body []byte) error {
 			points = [][2]any{s.Value}
 		}
 		for _, p := range points {
-			fmt.Fprintf(tw, "%s\t%s\t%v\n", strings.Join(cells, "\t"), fmtTime(p[0]), p[1])
+			row := append(slices.Clone(cells), fmtTime(p[0]), fmt.Sprint(p[1]))
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
 			rows++
 		}
 	}

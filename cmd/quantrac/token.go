@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,9 @@ func tokenAdd(args []string) error {
 	}
 	if *name == "" || *provinces == "" {
 		return errors.New("--name and --provinces are required")
+	}
+	if err := os.MkdirAll(filepath.Dir(*file), 0o755); err != nil {
+		return fmt.Errorf("cannot create the tokens file's directory: %w", err)
 	}
 	secret, tok, err := access.AddToken(*file, access.AddRequest{
 		Name: *name, Provinces: strings.Split(*provinces, ","), Export: *exp,
