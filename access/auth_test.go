@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,7 +144,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "tokens.json")
 	var secret string
 	for i := range 50 {
-		s, _, err := AddToken(path, AddRequest{Name: "t" + string(rune('A'+i)), Provinces: []string{"hue"}}, now)
+		s, _, err := AddToken(path, AddRequest{Name: "t" + strconv.Itoa(i), Provinces: []string{"hue"}}, now)
 		require.NoError(b, err)
 		secret = s
 	}
