@@ -108,3 +108,32 @@ func BenchmarkDecodeOnly(b *testing.B) {
 	b.ReportMetric(float64(series*perSeries*b.N)/b.Elapsed().Seconds(), "rows/s")
 	fmt.Fprint(io.Discard, sum)
 }
+
+// TestExportAllocsPerRow holds the per-row path free of allocations: what
+// an export allocates grows with its batches and pages, never with its rows.
+// One allocation per row would be 200,000 here.
+func TestExportAllocsPerRow(t *testing.T) {
+	const series, perSeries = 200, 1000
+	cs := newChunkSet(t, series, perSeries)
+	budget := map[Format]float64{ // allocations per row
+		FormatParquet: 0.1, // arrow-go's page and encoder buffers, per page
+		FormatArrow:   0.01,
+		FormatCSV:     0.01,
+		FormatJSONL:   0.01,
+	}
+	for _, f := range allFormats {
+		t.Run(f.String(), func(t *testing.T) {
+			allocs := testing.AllocsPerRun(3, func() {
+				cs.i = -1
+				if _, err := Export(context.Background(), io.Discard, cs, Options{Format: f, Columns: genColumns}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			perRow := allocs / (series * perSeries)
+			t.Logf("%s: %.0f allocations per export, %.4f per row", f, allocs, perRow)
+			if perRow > budget[f] {
+				t.Fatalf("%s: %.4f allocations per row, budget %.2f", f, perRow, budget[f])
+			}
+		})
+	}
+}
