@@ -44,6 +44,7 @@ type Authenticator struct {
 type entry struct {
 	hash  [sha256.Size]byte
 	scope Scope
+	write *WriteGrant // nil for a read token
 }
 
 // NewAuthenticator loads the tokens file at path. The file must exist
@@ -76,6 +77,7 @@ func (a *Authenticator) Reload() error {
 		if e.scope, err = NewScope(t.Name, t.Provinces, t.Export); err != nil {
 			panic(fmt.Sprintf("BUG: validated token %q has a bad scope: %v", t.Name, err))
 		}
+		e.write = t.Write
 		entries = append(entries, e)
 	}
 	if fi, err := os.Stat(a.path); err == nil && fi.Mode().Perm()&0o077 != 0 {
@@ -96,14 +98,54 @@ func (a *Authenticator) Len() int {
 	return len(a.mu.entries)
 }
 
-// Authenticate returns the scope of the token bearer (the credential alone,
-// without the "Bearer " scheme; see BearerToken). The token's hash is
-// compared with every entry in constant time and the loop never stops
-// early, so the time taken says nothing about which entry, if any, was
-// close.
+// Authenticate returns the scope of the read token bearer (the credential
+// alone, without the "Bearer " scheme; see BearerToken).
+//
+// A write token does not authenticate here: it may write, not read.
 func (a *Authenticator) Authenticate(bearer string) (Scope, error) {
-	if bearer == "" {
+	e, ok := a.lookup(bearer)
+	if !ok || e.write != nil {
 		return Scope{}, ErrUnauthenticated
+	}
+	return e.scope, nil
+}
+
+// Writer is what a write token may write.
+type Writer struct {
+	// Name is the token's name, for logs and counters.
+	Name string
+	// Province and Gateway are set for a gateway's token: its readings are
+	// labelled with them.
+	Province, Gateway string
+	// Relay is set for a relay token: each series carries its own province
+	// and gateway, which Allows must accept.
+	Relay bool
+	scope Scope
+}
+
+// Allows reports whether the writer may write series of province slug.
+func (w Writer) Allows(slug string) bool { return w.scope.Allows(slug) }
+
+// AuthenticateWriter returns what the write token bearer may write. A read
+// token does not authenticate here.
+func (a *Authenticator) AuthenticateWriter(bearer string) (Writer, error) {
+	e, ok := a.lookup(bearer)
+	if !ok || e.write == nil {
+		return Writer{}, ErrUnauthenticated
+	}
+	w := Writer{Name: e.scope.Token(), Relay: e.write.Relay, scope: e.scope}
+	if !w.Relay {
+		w.Province, w.Gateway = e.scope.Provinces()[0], e.write.Gateway
+	}
+	return w, nil
+}
+
+// lookup finds bearer's entry. The token's hash is compared with every entry
+// in constant time and the loop never stops early, so the time taken says
+// nothing about which entry, if any, was close.
+func (a *Authenticator) lookup(bearer string) (entry, bool) {
+	if bearer == "" {
+		return entry{}, false
 	}
 	sum := sha256.Sum256([]byte(bearer))
 	a.mu.RLock()
@@ -115,9 +157,9 @@ func (a *Authenticator) Authenticate(bearer string) (Scope, error) {
 		}
 	}
 	if found < 0 {
-		return Scope{}, ErrUnauthenticated
+		return entry{}, false
 	}
-	return a.mu.entries[found].scope, nil
+	return a.mu.entries[found], true
 }
 
 // BearerToken extracts the credential from an Authorization header value

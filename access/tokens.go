@@ -35,6 +35,22 @@ type Token struct {
 	Provinces []string  `json:"provinces"` // province slugs, or ["*"]
 	Export    bool      `json:"export"`
 	Created   time.Time `json:"created"`
+	// Write, when set, makes this a write token: it may write over HTTP as
+	// the grant says, and may not read.
+	Write *WriteGrant `json:"write,omitempty"`
+}
+
+// WriteGrant is what a write token may write. Exactly one of its fields is
+// set.
+type WriteGrant struct {
+	// Gateway makes the token one gateway's, for HTTP line protocol: its
+	// readings are labelled with the token's one province and this gateway
+	// id, as MQTT publishes are.
+	Gateway string `json:"gateway,omitempty"`
+	// Relay lets the token write series that carry their own province and
+	// gateway labels, for the token's provinces: remote write from another
+	// node.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // tokensFile is the on-disk document.
@@ -89,10 +105,41 @@ func (t Token) validate() error {
 	if _, err := NewScope(t.Name, t.Provinces, t.Export); err != nil {
 		return err
 	}
+	if err := t.Write.validate(t); err != nil {
+		return err
+	}
 	if t.Created.IsZero() {
 		return fmt.Errorf("token %q: no created time", t.Name)
 	}
 	return nil
+}
+
+func (g *WriteGrant) validate(t Token) error {
+	switch {
+	case g == nil:
+		return nil
+	case t.Export:
+		return fmt.Errorf("token %q: a write token cannot export", t.Name)
+	case g.Relay == (g.Gateway != ""):
+		return fmt.Errorf("token %q: a write grant names either a gateway or relay, not both or neither", t.Name)
+	case g.Gateway != "" && (len(t.Provinces) != 1 || t.Provinces[0] == AllProvinces):
+		return fmt.Errorf("token %q: a gateway's write token names exactly one province", t.Name)
+	case g.Gateway != "" && !validGatewayID(g.Gateway):
+		return fmt.Errorf("token %q: gateway id %q: want 1 to 64 letters, digits, '-' or '_'", t.Name, g.Gateway)
+	}
+	return nil
+}
+
+func validGatewayID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // validName accepts 1 to 64 letters, digits, '.', '-' and '_': names go into
@@ -185,6 +232,7 @@ type AddRequest struct {
 	Name      string
 	Provinces []string // slugs, or ["*"]
 	Export    bool
+	Write     *WriteGrant // nil for a read token
 }
 
 // AddToken creates a token, records its hash in the tokens file at path
@@ -197,6 +245,9 @@ func AddToken(path string, req AddRequest, now time.Time) (string, Token, error)
 	if _, err := NewScope(req.Name, req.Provinces, req.Export); err != nil {
 		return "", Token{}, fmt.Errorf("cannot add token: %w", err)
 	}
+	if err := req.Write.validate(Token{Name: req.Name, Provinces: req.Provinces, Export: req.Export}); err != nil {
+		return "", Token{}, fmt.Errorf("cannot add token: %w", err)
+	}
 	secret := newSecret()
 	sum := sha256.Sum256([]byte(secret))
 	tok := Token{
@@ -205,6 +256,7 @@ func AddToken(path string, req AddRequest, now time.Time) (string, Token, error)
 		Provinces: slices.Clone(req.Provinces),
 		Export:    req.Export,
 		Created:   now.UTC().Truncate(time.Second),
+		Write:     req.Write,
 	}
 	err := editTokens(path, func(tokens []Token) ([]Token, error) {
 		if slices.ContainsFunc(tokens, func(t Token) bool { return t.Name == req.Name }) {

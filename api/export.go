@@ -71,6 +71,11 @@ func (a *API) export(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		req.rec.Status, req.rec.Error = "error", err.Error()
 		a.log.Warn("export cut short", "token", req.rec.Token, "err", err)
+		a.audit(req)
+		// The status line is long gone. Abort the connection instead of
+		// ending the chunked stream cleanly, so the client sees an error,
+		// not a shorter file that looks whole.
+		panic(http.ErrAbortHandler)
 	}
 	a.audit(req)
 }

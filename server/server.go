@@ -18,6 +18,7 @@ import (
 	"github.com/quantrac/quantrac/access"
 	"github.com/quantrac/quantrac/api"
 	"github.com/quantrac/quantrac/broker"
+	"github.com/quantrac/quantrac/ingest/httpingest"
 	"github.com/quantrac/quantrac/ingest/pipeline"
 	"github.com/quantrac/quantrac/tsdb"
 )
@@ -134,8 +135,14 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create query API: %w", err)
 	}
+	writes, err := httpingest.New(httpingest.Options{Pipeline: s.pipeline, Tokens: s.tokens,
+		AllowAnonymous: opts.AllowAnonymous, Logger: opts.Logger.With("component", "httpingest")})
+	if err != nil {
+		return nil, fmt.Errorf("cannot create HTTP ingest: %w", err)
+	}
 	mux := http.NewServeMux()
 	q.Register(mux)
+	writes.Register(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -196,3 +196,5 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 	require.NoError(t, err)
 	return u.Hostname(), u.Port()
 }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }

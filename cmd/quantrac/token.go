@@ -36,8 +36,14 @@ func tokenAdd(args []string) error {
 	name := fs.String("name", "", "token name: who holds it (required)")
 	provinces := fs.String("provinces", "", `comma-separated province slugs it may read, or "*" for all (required)`)
 	exp := fs.Bool("export", false, "may use the bulk export endpoint")
+	writeGW := fs.String("write-gateway", "", "make a write token for this gateway id (one province): HTTP line protocol")
+	relay := fs.Bool("relay", false, "make a write token for another node's remote write, for --provinces")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var grant *access.WriteGrant
+	if *writeGW != "" || *relay {
+		grant = &access.WriteGrant{Gateway: *writeGW, Relay: *relay}
 	}
 	if *name == "" || *provinces == "" {
 		return errors.New("--name and --provinces are required")
@@ -46,13 +52,19 @@ func tokenAdd(args []string) error {
 		return fmt.Errorf("cannot create the tokens file's directory: %w", err)
 	}
 	secret, tok, err := access.AddToken(*file, access.AddRequest{
-		Name: *name, Provinces: strings.Split(*provinces, ","), Export: *exp,
+		Name: *name, Provinces: strings.Split(*provinces, ","), Export: *exp, Write: grant,
 	}, time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "token %q added to %s; it reads %s%s.\nThis is the only time it is shown:\n",
-		tok.Name, *file, strings.Join(tok.Provinces, ","), map[bool]string{true: " and may export"}[tok.Export])
+	what := "reads " + strings.Join(tok.Provinces, ",") + map[bool]string{true: " and may export"}[tok.Export]
+	switch {
+	case grant != nil && grant.Relay:
+		what = "relays remote writes for " + strings.Join(tok.Provinces, ",")
+	case grant != nil:
+		what = "writes as gateway " + tok.Provinces[0] + "/" + grant.Gateway
+	}
+	fmt.Fprintf(os.Stderr, "token %q added to %s; it %s.\nThis is the only time it is shown:\n", tok.Name, *file, what)
 	fmt.Println(secret)
 	return nil
 }
@@ -68,9 +80,16 @@ func tokenList(args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPROVINCES\tEXPORT\tCREATED")
+	fmt.Fprintln(tw, "NAME\tKIND\tPROVINCES\tEXPORT\tCREATED")
 	for _, t := range toks {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", t.Name, strings.Join(t.Provinces, ","), t.Export, t.Created.Format(time.RFC3339))
+		kind := "read"
+		switch {
+		case t.Write != nil && t.Write.Relay:
+			kind = "write: relay"
+		case t.Write != nil:
+			kind = "write: gateway " + t.Write.Gateway
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", t.Name, kind, strings.Join(t.Provinces, ","), t.Export, t.Created.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

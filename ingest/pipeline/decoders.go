@@ -8,6 +8,7 @@ import (
 	"github.com/quantrac/quantrac/ingest"
 	"github.com/quantrac/quantrac/ingest/jsonbatch"
 	"github.com/quantrac/quantrac/ingest/lineproto"
+	"github.com/quantrac/quantrac/ingest/remotewrite"
 	"github.com/quantrac/quantrac/ingest/sparkplug"
 )
 
@@ -31,10 +32,8 @@ func (p *Pipeline) registerBuiltin() error {
 		d, _ := jsonbatch.New(jsonbatch.Options{}) // options checked above
 		return jsonDecoder{d}
 	})
-	p.Register(FormatLineProtocol, func() Decoder {
-		d, _ := lineproto.New(lineproto.Options{}) // options checked above
-		return lpDecoder{d}
-	})
+	p.Register(FormatLineProtocol, func() Decoder { return &lpDecoder{} })
+	p.Register(FormatRemoteWrite, func() Decoder { return rwDecoder{remotewrite.New(remotewrite.Options{})} })
 	sessions := &sparkplugSessions{m: map[Identity]*sparkplugSession{}}
 	p.Register(FormatSparkplug, func() Decoder { return sessions })
 	return nil
@@ -47,13 +46,34 @@ func (j jsonDecoder) Decode(msg *Message, _ time.Time, sink ingest.Sink) (Outcom
 	return Outcome{}, err
 }
 
-// lpDecoder decodes line protocol with nanosecond timestamps, as Telegraf
-// sends them over MQTT; a line without a timestamp takes the arrival time.
-type lpDecoder struct{ d *lineproto.Decoder }
+// lpDecoder decodes line protocol in the message's timestamp precision
+// (nanoseconds over MQTT, as Telegraf sends; HTTP writers say which); a line
+// without a timestamp takes the arrival time. It keeps one decoder per
+// precision, made on first use.
+type lpDecoder struct {
+	d [lineproto.Second + 1]*lineproto.Decoder
+}
 
-func (l lpDecoder) Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error) {
-	_, err := l.d.Decode(msg.Payload, now.UnixMilli(), sink)
+func (l *lpDecoder) Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error) {
+	if msg.Precision > lineproto.Second {
+		return Outcome{}, &PayloadError{Reason: ingest.ReasonTimestamp, Err: fmt.Errorf("unknown precision %d", msg.Precision)}
+	}
+	d := l.d[msg.Precision]
+	if d == nil {
+		var err error
+		if d, err = lineproto.New(lineproto.Options{Precision: msg.Precision}); err != nil {
+			return Outcome{}, err
+		}
+		l.d[msg.Precision] = d
+	}
+	_, err := d.Decode(msg.Payload, now.UnixMilli(), sink)
 	return Outcome{}, err
+}
+
+type rwDecoder struct{ d *remotewrite.Decoder }
+
+func (r rwDecoder) Decode(msg *Message, _ time.Time, sink ingest.Sink) (Outcome, error) {
+	return Outcome{}, r.d.Decode(msg.Payload, sink)
 }
 
 // sparkplugSessions keeps one Sparkplug session per edge node. Unlike the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/ingest/lineproto"
 	"github.com/quantrac/quantrac/tsdb"
 )
 
@@ -29,6 +30,7 @@ const (
 	FormatJSON Format = iota + 1
 	FormatLineProtocol
 	FormatSparkplug
+	FormatRemoteWrite // Prometheus remote write 1.0, over HTTP
 	numFormats
 )
 
@@ -42,6 +44,19 @@ type Message struct {
 	// Payload is kept by no one after Ingest returns: readings are copied
 	// into columns as numbers.
 	Payload []byte
+	// Relay, when set, marks a trusted upstream feed rather than a gateway:
+	// another node forwarding by remote write. Each series then carries its
+	// own province and gateway labels, and Relay must allow the province;
+	// Identity only names the relay in the counters.
+	Relay RelayScope
+	// Precision is the unit of line-protocol timestamps; the zero value is
+	// nanoseconds, what Telegraf sends over MQTT.
+	Precision lineproto.Precision
+}
+
+// RelayScope says which provinces a relay may write.
+type RelayScope interface {
+	Allows(province string) bool
 }
 
 // Decoder decodes one payload format. A decoder is used by one message at a

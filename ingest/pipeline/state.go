@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/province"
 	"github.com/quantrac/quantrac/tsdb"
 )
 
@@ -26,6 +28,9 @@ type msgState struct {
 	key       []byte // canonical series key being built
 	prefixLen int    // bytes of key that hold province and gateway
 	tags      []ingest.Tag
+
+	prov, gateway      string // the identity's, for new series
+	relayProv, relayGw []byte // a relayed reading's, aliasing the payload
 
 	rejected    int
 	firstReason ingest.Reason
@@ -50,6 +55,37 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	k[len(msg.Province)] = 0
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
+	s.prov, s.gateway = msg.Province, msg.Gateway
+}
+
+// relayIdentity takes a relayed reading's province and gateway out of its
+// tags (into s.tags, unsorted, without them) and makes them the key prefix.
+func (s *msgState) relayIdentity(tags []ingest.Tag) (ingest.Reason, error) {
+	var prov, gw []byte
+	s.tags = s.tags[:0]
+	for _, t := range tags {
+		switch string(t.Key) {
+		case "province":
+			prov = t.Value
+		case "gateway":
+			gw = t.Value
+		default:
+			s.tags = append(s.tags, t)
+		}
+	}
+	if len(prov) == 0 || len(gw) == 0 {
+		return ingest.ReasonLabel, errors.New("a relayed series needs province and gateway labels")
+	}
+	if !s.msg.Relay.Allows(string(prov)) {
+		return ingest.ReasonLabel, fmt.Errorf("this relay may not write province %q", prov)
+	}
+	k := append(s.key[:0], prov...)
+	k = append(k, 0)
+	k = append(k, gw...)
+	s.key = append(k, 0)
+	s.prefixLen = len(s.key)
+	s.relayProv, s.relayGw = prov, gw
+	return ingest.ReasonNone, nil
 }
 
 // Invalid implements ingest.Sink.
@@ -70,7 +106,14 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 	}
 	// Sort the tags into scratch space (insertion sort: there are few), so
 	// that tag order in the payload does not change the series.
-	s.tags = append(s.tags[:0], tags...)
+	if s.msg.Relay != nil {
+		if reason, err := s.relayIdentity(tags); err != nil {
+			s.Invalid(reason, err)
+			return
+		}
+	} else {
+		s.tags = append(s.tags[:0], tags...)
+	}
 	for i := 1; i < len(s.tags); i++ {
 		for j := i; j > 0 && string(s.tags[j].Key) < string(s.tags[j-1].Key); j-- {
 			s.tags[j], s.tags[j-1] = s.tags[j-1], s.tags[j]
@@ -108,8 +151,18 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) 
 	}
 	s.lb.Reset()
 	s.lb.Add(model.MetricNameLabel, string(metric))
-	s.lb.Add("province", s.msg.Province)
-	s.lb.Add("gateway", s.msg.Gateway)
+	prov, gw := s.prov, s.gateway
+	if s.msg.Relay != nil {
+		prov, gw = string(s.relayProv), string(s.relayGw)
+		if _, ok := province.Lookup(prov); !ok {
+			return 0, ingest.ReasonLabel, fmt.Errorf("relayed province %q is not one of the 34 slugs", prov)
+		}
+		if !validRelayValue(gw) {
+			return 0, ingest.ReasonLabel, fmt.Errorf("relayed gateway %q is not a valid gateway id", gw)
+		}
+	}
+	s.lb.Add("province", prov)
+	s.lb.Add("gateway", gw)
 	for i, t := range s.tags {
 		switch string(t.Key) {
 		case model.MetricNameLabel, "province", "gateway":
@@ -130,6 +183,21 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) 
 	}
 	s.p.series.Add(1)
 	return ref, ingest.ReasonNone, nil
+}
+
+// validRelayValue checks a relayed gateway label: 1 to 64 letters, digits,
+// '-' or '_', as the broker requires of gateway ids.
+func validRelayValue(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkLabelValue(t ingest.Tag, maxLen int) error {
