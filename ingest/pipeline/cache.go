@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/quantrac/quantrac/tsdb"
 )
 
@@ -31,7 +33,8 @@ type cacheShard struct {
 type cacheEntry struct {
 	key  string
 	ref  tsdb.SeriesRef
-	next *cacheEntry // another key with the same hash
+	lset labels.Labels // for forwarding, which sends labels, not refs
+	next *cacheEntry   // another key with the same hash
 }
 
 func newSeriesCache() *seriesCache {
@@ -44,8 +47,9 @@ func newSeriesCache() *seriesCache {
 
 func (c *seriesCache) hash(key []byte) uint64 { return maphash.Bytes(c.seed, key) }
 
-// get returns the ref for key, or 0. It does not allocate.
-func (c *seriesCache) get(h uint64, key []byte) tsdb.SeriesRef {
+// get returns the entry for key, or nil. It does not allocate. Entries are
+// immutable once published.
+func (c *seriesCache) get(h uint64, key []byte) *cacheEntry {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.RLock()
 	e := sh.m[h]
@@ -53,21 +57,21 @@ func (c *seriesCache) get(h uint64, key []byte) tsdb.SeriesRef {
 		e = e.next
 	}
 	sh.mu.RUnlock()
-	if e == nil {
-		return 0
-	}
-	return e.ref
+	return e
 }
 
-// put records key's ref; it copies key.
-func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef) {
+// put records key's series and returns the entry in the cache (another
+// goroutine's, if it won a race for the same key); it copies key.
+func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	for e := sh.m[h]; e != nil; e = e.next {
 		if e.key == string(key) {
-			return
+			return e
 		}
 	}
-	sh.m[h] = &cacheEntry{key: string(key), ref: ref, next: sh.m[h]}
+	e := &cacheEntry{key: string(key), ref: ref, lset: lset, next: sh.m[h]}
+	sh.m[h] = e
+	return e
 }

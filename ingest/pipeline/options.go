@@ -26,6 +26,23 @@ type Store interface {
 	Append(*tsdb.Batch) (*tsdb.Commit, error)
 }
 
+// Forwarder takes every batch the pipeline commits, for delivery to another
+// store (remote write to the national tier). Its queue is part of the
+// acknowledgement: Ingest appends to the store and to the forwarder, and
+// waits for both, so an acknowledged reading is durable locally and queued
+// for forwarding, whatever crashes afterwards.
+type Forwarder interface {
+	// Append queues the samples; lsets[i] are sample i's labels. It must
+	// copy what it keeps. The returned Waiter reports when they are durable
+	// in the forwarder's queue.
+	Append(lsets []labels.Labels, ts []int64, vals []float64) (Waiter, error)
+}
+
+// Waiter is a pending durable append; *tsdb.Commit is one.
+type Waiter interface {
+	Wait() error
+}
+
 // Limits bound what one message may carry. They are part of the contract with
 // gateways and documented in docs/ingest.md.
 type Limits struct {
@@ -50,6 +67,8 @@ type Options struct {
 	Now    func() time.Time // clock, for tests; default time.Now
 	// LogsPerSecond bounds the warnings about refused input. Default 10.
 	LogsPerSecond int
+	// Forwarder, if set, receives every committed batch. Nil: none.
+	Forwarder Forwarder
 }
 
 func (o *Options) setDefaults() {

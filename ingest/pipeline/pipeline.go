@@ -178,8 +178,15 @@ func (p *Pipeline) Ingest(msg *Message, durable bool) (Result, error) {
 		return res, nil
 	}
 	c, err := p.opts.Store.Append(&st.batch)
+	var fw Waiter
+	if err == nil && p.opts.Forwarder != nil {
+		fw, err = p.opts.Forwarder.Append(st.lsets, st.batch.Ts, st.batch.Vals)
+	}
 	if err == nil && durable {
 		err = c.Wait()
+		if err == nil && fw != nil {
+			err = fw.Wait()
+		}
 	}
 	if err != nil {
 		return Result{Rejected: res.Rejected}, fmt.Errorf("cannot commit %d readings: %w", res.Accepted, err)

@@ -25,8 +25,9 @@ type msgState struct {
 	min, max int64 // accepted timestamp window, Unix ms
 
 	batch     tsdb.Batch
-	key       []byte // canonical series key being built
-	prefixLen int    // bytes of key that hold province and gateway
+	lsets     []labels.Labels // each sample's labels, kept only when forwarding
+	key       []byte          // canonical series key being built
+	prefixLen int             // bytes of key that hold province and gateway
 	tags      []ingest.Tag
 
 	prov, gateway      string // the identity's, for new series
@@ -46,6 +47,8 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	s.min = ms - s.p.opts.Limits.MaxPast.Milliseconds()
 	s.max = ms + s.p.opts.Limits.MaxFuture.Milliseconds()
 	s.batch.Reset()
+	clear(s.lsets) // drop references to labels so the pool holds no series alive
+	s.lsets = s.lsets[:0]
 	s.rejected, s.firstReason, s.firstErr = 0, ingest.ReasonNone, nil
 
 	k := append(s.key[:0], msg.Province...)
@@ -129,25 +132,27 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 	}
 	s.key = k
 	h := s.p.cache.hash(k)
-	ref := s.p.cache.get(h, k)
-	if ref == 0 {
-		var reason ingest.Reason
-		var err error
-		if ref, reason, err = s.create(metric); err != nil {
+	e := s.p.cache.get(h, k)
+	if e == nil {
+		ref, lset, reason, err := s.create(metric)
+		if err != nil {
 			s.Invalid(reason, err)
 			return
 		}
-		s.p.cache.put(h, k, ref)
+		e = s.p.cache.put(h, k, ref, lset)
 	}
-	s.batch.Add(ref, ts, v)
+	s.batch.Add(e.ref, ts, v)
+	if s.p.opts.Forwarder != nil {
+		s.lsets = append(s.lsets, e.lset)
+	}
 }
 
 // create validates a series seen for the first time and registers it with
 // the store. This is the only place a reading's labels are allocated.
-func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) {
+func (s *msgState) create(metric []byte) (tsdb.SeriesRef, labels.Labels, ingest.Reason, error) {
 	lim := s.p.opts.Limits
 	if n := len(s.tags) + 3; n > lim.MaxLabels {
-		return 0, ingest.ReasonTooManyLabels, fmt.Errorf("series %s has %d labels, over the limit of %d", metric, n, lim.MaxLabels)
+		return 0, labels.EmptyLabels(), ingest.ReasonTooManyLabels, fmt.Errorf("series %s has %d labels, over the limit of %d", metric, n, lim.MaxLabels)
 	}
 	s.lb.Reset()
 	s.lb.Add(model.MetricNameLabel, string(metric))
@@ -155,10 +160,10 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) 
 	if s.msg.Relay != nil {
 		prov, gw = string(s.relayProv), string(s.relayGw)
 		if _, ok := province.Lookup(prov); !ok {
-			return 0, ingest.ReasonLabel, fmt.Errorf("relayed province %q is not one of the 34 slugs", prov)
+			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("relayed province %q is not one of the 34 slugs", prov)
 		}
 		if !validRelayValue(gw) {
-			return 0, ingest.ReasonLabel, fmt.Errorf("relayed gateway %q is not a valid gateway id", gw)
+			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("relayed gateway %q is not a valid gateway id", gw)
 		}
 	}
 	s.lb.Add("province", prov)
@@ -166,23 +171,24 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, ingest.Reason, error) 
 	for i, t := range s.tags {
 		switch string(t.Key) {
 		case model.MetricNameLabel, "province", "gateway":
-			return 0, ingest.ReasonLabel, fmt.Errorf("label %q is set by the platform, not the payload", t.Key)
+			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("label %q is set by the platform, not the payload", t.Key)
 		}
 		if i > 0 && string(t.Key) == string(s.tags[i-1].Key) {
-			return 0, ingest.ReasonLabel, fmt.Errorf("label %q appears twice", t.Key)
+			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("label %q appears twice", t.Key)
 		}
 		if err := checkLabelValue(t, lim.MaxLabelValueLen); err != nil {
-			return 0, ingest.ReasonLabel, err
+			return 0, labels.EmptyLabels(), ingest.ReasonLabel, err
 		}
 		s.lb.Add(string(t.Key), string(t.Value))
 	}
 	s.lb.Sort()
-	ref, err := s.p.opts.Store.GetOrCreate(s.lb.Labels())
+	lset := s.lb.Labels()
+	ref, err := s.p.opts.Store.GetOrCreate(lset)
 	if err != nil {
-		return 0, ingest.ReasonNone, fmt.Errorf("cannot create series %s: %w", metric, err)
+		return 0, lset, ingest.ReasonNone, fmt.Errorf("cannot create series %s: %w", metric, err)
 	}
 	s.p.series.Add(1)
-	return ref, ingest.ReasonNone, nil
+	return ref, lset, ingest.ReasonNone, nil
 }
 
 // validRelayValue checks a relayed gateway label: 1 to 64 letters, digits,
