@@ -74,13 +74,23 @@ func appendGorilla(dst []byte, vals []float64) []byte {
 }
 
 // decodeGorilla fills out from the XOR stream p, which must be consumed
-// exactly (up to the padding of the last byte).
+// exactly (up to the padding of the last byte). Every read is bounded by
+// the stream's length in bits; reads that start 16 or more bytes before
+// the end of p load words directly, the rest go through bitsAt.
 func decodeGorilla(out []float64, p []byte) error {
 	total := uint(len(p)) * 8
 	if total < 64 {
 		return corrupt("xor stream of %d bytes", len(p))
 	}
-	prev := bitsAt(p, 0, 64)
+	read := func(bp, w uint) uint64 {
+		if bi := bp >> 3; bi+16 <= uint(len(p)) {
+			s := bp & 7
+			v := binary.LittleEndian.Uint64(p[bi:])>>s | binary.LittleEndian.Uint64(p[bi+8:])<<(64-s)
+			return v & (^uint64(0) >> (64 - w))
+		}
+		return bitsAt(p, bp, w)
+	}
+	prev := read(0, 64)
 	out[0] = math.Float64frombits(prev)
 	bp := uint(64)
 	lead, trail := uint(64), uint(0)
@@ -88,7 +98,7 @@ func decodeGorilla(out []float64, p []byte) error {
 		if bp >= total {
 			return corrupt("xor stream truncated")
 		}
-		ctl := bitsAt(p, bp, 14)
+		ctl := read(bp, 14)
 		switch {
 		case ctl&1 == 0:
 			bp++
@@ -100,7 +110,7 @@ func decodeGorilla(out []float64, p []byte) error {
 			if bp+2+w > total {
 				return corrupt("xor stream truncated")
 			}
-			prev ^= bitsAt(p, bp+2, w) << trail
+			prev ^= read(bp+2, w) << trail
 			bp += 2 + w
 		default:
 			lead = uint(ctl>>2) & 63
@@ -112,7 +122,7 @@ func decodeGorilla(out []float64, p []byte) error {
 			if bp+14+w > total {
 				return corrupt("xor stream truncated")
 			}
-			prev ^= bitsAt(p, bp+14, w) << trail
+			prev ^= read(bp+14, w) << trail
 			bp += 14 + w
 		}
 		out[i] = math.Float64frombits(prev)
