@@ -1,10 +1,12 @@
 package tsdb
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/quantrac/quantrac/tsdb/index"
 )
 
 // pending is a commit group being filled: the series created since the last
@@ -60,6 +62,9 @@ func (db *DB) GetOrCreate(lset labels.Labels) (SeriesRef, error) {
 	if s := db.series.lookup(hash, lset); s != nil {
 		return s.ref, nil
 	}
+	if lset.IsEmpty() {
+		return 0, errors.New("tsdb: cannot create a series without labels")
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.mu.closed {
@@ -70,20 +75,34 @@ func (db *DB) GetOrCreate(lset labels.Labels) (SeriesRef, error) {
 	if s := db.series.lookupLocked(hash, lset); s != nil {
 		return s.ref, nil
 	}
+	if db.mu.nextRef > index.MaxRef {
+		return 0, fmt.Errorf("cannot create series: the store holds its limit of %d series", index.MaxRef)
+	}
 	s := newMemSeries(db.mu.nextRef, lset)
 	db.mu.nextRef++
 	db.series.addLocked(s, hash)
+	db.index.Add(uint64(s.ref), lset)
 	db.mu.cur.series = append(db.mu.cur.series, s)
 	return s.ref, nil
 }
 
 // Append queues the batch's samples for the next commit group and returns
 // that group's Commit. It copies the columns, so the caller may reuse b once
-// Append returns. Every ref must come from GetOrCreate on this store.
+// Append returns. Every ref must come from GetOrCreate on this store, and
+// every timestamp lie in [MinTimestamp, MaxTimestamp]; otherwise the whole
+// batch is refused with ErrOutOfBounds.
 //
 // Append blocks while MaxPendingSamples samples are already queued: the store
 // slows its writers rather than buffering without bound.
 func (db *DB) Append(b *Batch) (*Commit, error) {
+	if len(b.Ts) != len(b.Refs) || len(b.Vals) != len(b.Refs) {
+		return nil, fmt.Errorf("%w: batch columns of %d, %d and %d", ErrOutOfBounds, len(b.Refs), len(b.Ts), len(b.Vals))
+	}
+	for _, t := range b.Ts {
+		if !checkTimestamp(t) {
+			return nil, fmt.Errorf("%w: timestamp %d", ErrOutOfBounds, t)
+		}
+	}
 	db.mu.Lock()
 	for !db.mu.closed && db.mu.failed == nil && len(db.mu.cur.refs) > 0 &&
 		len(db.mu.cur.refs)+b.Len() > db.opts.MaxPendingSamples {
@@ -96,6 +115,16 @@ func (db *DB) Append(b *Batch) (*Commit, error) {
 	if err := db.mu.failed; err != nil {
 		db.mu.Unlock()
 		return nil, err
+	}
+	if b.Len() == 0 {
+		db.mu.Unlock()
+		return db.emptyCommit, nil
+	}
+	for _, r := range b.Refs {
+		if r == 0 || r >= db.mu.nextRef {
+			db.mu.Unlock()
+			return nil, fmt.Errorf("%w: unknown series ref %d", ErrOutOfBounds, r)
+		}
 	}
 	cur := db.mu.cur
 	cur.refs = append(cur.refs, b.Refs...)
@@ -113,13 +142,37 @@ func (db *DB) Append(b *Batch) (*Commit, error) {
 
 // commitLoop is the committer goroutine. Each turn it takes the whole group
 // that accumulated while the previous fsync ran; so the busier the store, the
-// larger the groups and the fewer fsyncs per sample.
+// larger the groups and the fewer fsyncs per sample. Between groups it
+// rotates the head when the flusher asks.
 func (db *DB) commitLoop() {
 	defer close(db.stopped)
-	for range db.kick {
-		db.commitOnce()
+	for {
+		select {
+		case <-db.kick:
+			db.commitOnce()
+		case reply := <-db.rotateReq:
+			db.commitOnce()
+			reply <- db.rotateIfAny()
+		case <-db.commitStop:
+			db.commitOnce() // whatever was appended before Close
+			return
+		}
 	}
-	db.commitOnce() // whatever was appended before Close
+}
+
+// rotateIfAny rotates the head unless it is empty or the store has failed.
+func (db *DB) rotateIfAny() rotation {
+	db.mu.Lock()
+	failed := db.mu.failed
+	db.mu.Unlock()
+	if failed != nil {
+		return rotation{err: failed}
+	}
+	if db.head.samples.Load() == 0 {
+		return rotation{}
+	}
+	fh, err := db.rotate()
+	return rotation{fh: fh, err: err}
 }
 
 func (db *DB) commitOnce() {
@@ -153,10 +206,7 @@ func (db *DB) commitOnce() {
 		db.space.Broadcast()
 		db.mu.Unlock()
 	} else {
-		for i, ref := range g.refs {
-			db.series.get(ref).append(g.ts[i], g.vals[i])
-		}
-		db.stats.samplesAppended.Add(int64(len(g.refs)))
+		db.apply(g)
 	}
 	g.done.err = err
 	close(g.done.done)
@@ -164,6 +214,30 @@ func (db *DB) commitOnce() {
 	db.mu.Lock()
 	db.mu.spare = g
 	db.mu.Unlock()
+}
+
+// apply adds a committed group to the head and asks for a flush when the
+// head is over its budget.
+func (db *DB) apply(g *pending) {
+	if len(g.refs) == 0 {
+		return
+	}
+	db.series.mu.RLock()
+	for i, ref := range g.refs {
+		db.applyLocked(db.series.byRef[ref-1], g.ts[i], g.vals[i])
+	}
+	db.series.mu.RUnlock()
+	n := db.head.samples.Add(int64(len(g.refs)))
+	if db.head.oldestNano.Load() == 0 {
+		db.head.oldestNano.Store(time.Now().UnixNano())
+	}
+	db.stats.samplesAppended.Add(int64(len(g.refs)))
+	if n >= db.flushThreshold(db.head.series.Load()) {
+		select {
+		case db.flushKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (db *DB) writeGroup(g *pending) error {

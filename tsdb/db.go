@@ -1,6 +1,8 @@
 // Package tsdb is Quantrac's time-series store: a write-ahead log with group
-// commit in front of an in-memory head, with a series registry, served to the
-// Prometheus query engine through storage.Queryable.
+// commit in front of an in-memory head, immutable series-major parts in
+// daily time partitions, background merges, retention, a persisted series
+// registry with an inverted index, and a storage.Queryable for the
+// Prometheus query engine.
 //
 // Writes: the ingest pipeline resolves each reading's labels to a SeriesRef
 // with GetOrCreate, fills a Batch, and calls Append, which queues the batch
@@ -10,6 +12,11 @@
 // Commit. A caller that acknowledges a reading (an MQTT PUBACK, an HTTP 204)
 // waits for its Commit first, so an acknowledged reading is always in the
 // fsynced log.
+//
+// Background: a flusher turns the head into parts when it outgrows its
+// memory budget or its oldest sample has waited FlushInterval, then deletes
+// the WAL segments the parts cover; merge workers combine small parts into
+// large ones; retention drops whole partitions.
 //
 // docs/storage.md describes the design and docs/storage-format.md the bytes.
 package tsdb
@@ -24,6 +31,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/quantrac/quantrac/tsdb/index"
+	"github.com/quantrac/quantrac/tsdb/part"
 	"github.com/quantrac/quantrac/tsdb/wal"
 )
 
@@ -39,21 +50,67 @@ type Options struct {
 	MaxPendingSamples int
 	// WALSegmentSize is the size of one WAL segment file. Default 64 MiB.
 	WALSegmentSize int64
+	// Retention is how long samples are kept: a partition (one UTC day) is
+	// dropped whole once its last millisecond is older than Retention. Zero
+	// keeps everything.
+	Retention time.Duration
+	// FlushInterval bounds how long a sample waits in the head (and the WAL)
+	// before it is flushed into a part. Default 10 minutes.
+	FlushInterval time.Duration
+	// HeadSamplesPerSeries is the head's memory budget: the head is flushed
+	// once it holds this many samples per series with samples in it, on
+	// average. Default 24, which keeps the head under 1 KiB per active
+	// series (docs/storage.md, "Head memory").
+	HeadSamplesPerSeries int
+	// HeadMinFlushSamples is the fewest samples the budget above ever asks a
+	// flush for, so that a store of few series flushes by FlushInterval
+	// rather than every few samples. Default 256 Ki (4 MiB of samples).
+	HeadMinFlushSamples int
+	// MergeConcurrency is how many merges may run at once. Default 1.
+	// Negative disables background merges and retention (tests and tools
+	// that drive them by hand).
+	MergeConcurrency int
+	// MergeBytesPerSecond bounds the write rate of all merges together.
+	// Default 32 MiB/s; negative means unbounded.
+	MergeBytesPerSecond int64
+	// NoSharedTimestamps makes parts store every timestamp column, even one
+	// identical to another series' (a device's fields). Only for measuring
+	// what sharing saves.
+	NoSharedTimestamps bool
 }
 
 func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxPendingSamples <= 0 {
+	if o.MaxPendingSamples == 0 {
 		o.MaxPendingSamples = 4 << 20
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 10 * time.Minute
+	}
+	if o.HeadSamplesPerSeries == 0 {
+		o.HeadSamplesPerSeries = 24
+	}
+	if o.HeadMinFlushSamples == 0 {
+		o.HeadMinFlushSamples = 256 << 10
+	}
+	if o.MergeConcurrency == 0 {
+		o.MergeConcurrency = 1
+	}
+	if o.MergeBytesPerSecond == 0 {
+		o.MergeBytesPerSecond = 32 << 20
 	}
 }
 
 // Validate reports whether the options can open a store.
 func (o *Options) Validate() error {
-	if o.Dir == "" {
+	switch {
+	case o.Dir == "":
 		return errors.New("tsdb: data directory is not set")
+	case o.MaxPendingSamples < 0, o.WALSegmentSize < 0, o.Retention < 0, o.FlushInterval < 0,
+		o.HeadSamplesPerSeries < 0, o.HeadMinFlushSamples < 0:
+		return errors.New("tsdb: negative option")
 	}
 	return nil
 }
@@ -61,13 +118,29 @@ func (o *Options) Validate() error {
 // ErrClosed is returned by writes to a store that is closing or closed.
 var ErrClosed = errors.New("tsdb: store is closed")
 
+// ErrOutOfBounds is returned by Append for a sample the store cannot hold: a
+// timestamp outside years 1 to 9999, or a ref GetOrCreate did not return.
+var ErrOutOfBounds = errors.New("tsdb: sample out of bounds")
+
+// Timestamps the store holds, in Unix milliseconds: years 1 to 9999 UTC,
+// which every partition name can spell.
+var (
+	MinTimestamp = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	MaxTimestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1
+)
+
 // DB is an open store. All methods are safe for concurrent use.
 type DB struct {
-	opts   Options
-	log    *slog.Logger
-	wal    *wal.WAL
-	series *seriesSet
-	codec  *recordCodec
+	opts      Options
+	log       *slog.Logger
+	lock      *dirLock
+	wal       *wal.WAL
+	series    *seriesSet
+	index     *index.Index
+	codec     *recordCodec
+	partCodec *part.Codec
+	seriesEnc *zstd.Encoder
+	seriesDec *zstd.Decoder
 
 	// mu guards the commit group being filled and the ref counter.
 	mu struct {
@@ -78,64 +151,207 @@ type DB struct {
 		closed  bool
 		failed  error // a WAL write or fsync failed; no write succeeds after
 	}
-	space   *sync.Cond // signalled when the committer takes a group
-	kick    chan struct{}
-	stopped chan struct{}
+	space       *sync.Cond // signalled when the committer takes a group
+	emptyCommit *Commit    // already done: what Append returns for an empty batch
+
+	// head is the committer's bookkeeping of what the head holds.
+	head struct {
+		dirty      []*memSeries // series with samples in the head; committer only
+		samples    atomic.Int64
+		series     atomic.Int64
+		oldestNano atomic.Int64 // when the oldest head sample was appended; 0 if none
+	}
+
+	// state is what queries snapshot: the parts of every partition and the
+	// frozen head being flushed. Partition slices are ordered by sequence.
+	state struct {
+		sync.RWMutex
+		partitions map[int64][]*partRef
+		frozen     *frozenHead
+	}
+
+	seriesFiles struct {
+		sync.Mutex
+		files     []seriesFile
+		persisted SeriesRef // every series up to here is in a series file
+	}
+
+	flushMu       sync.Mutex    // one rotation and flush at a time
+	nextSeq       atomic.Uint64 // sequence number of the next flush
+	mergeThrottle *throttle
+
+	kick        chan struct{}
+	rotateReq   chan chan rotation
+	flushKick   chan struct{}
+	mergeKick   chan struct{}
+	stop        chan struct{} // closed by Close: background work ends
+	commitStop  chan struct{} // closed by Close after stop: the committer ends
+	stopped     chan struct{} // closed by the committer when it returns
+	flusherDone chan struct{}
+	mergersDone sync.WaitGroup
 
 	stats stats
 }
 
-// Open opens the store in opts.Dir, creating it if needed, and replays its
-// write-ahead log into the head.
-func Open(opts Options) (*DB, error) {
+// Open opens the store in opts.Dir, creating it if needed: it takes the
+// directory's lock, loads the series definitions and the parts, and replays
+// the write-ahead log into the head.
+func Open(opts Options) (_ *DB, err error) {
 	opts.setDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	start := time.Now()
+	if err := os.MkdirAll(filepath.Join(opts.Dir, seriesDirName), 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %s: %w", opts.Dir, err)
 	}
-	w, err := wal.Open(filepath.Join(opts.Dir, "wal"), wal.Options{SegmentSize: opts.WALSegmentSize, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("cannot open WAL: %w", err)
-	}
-	codec, err := newRecordCodec()
+	lock, err := lockDir(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	db := &DB{
-		opts:    opts,
-		log:     opts.Logger,
-		wal:     w,
-		series:  newSeriesSet(),
-		codec:   codec,
-		kick:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
+		opts:          opts,
+		log:           opts.Logger,
+		lock:          lock,
+		series:        newSeriesSet(),
+		index:         index.New(),
+		mergeThrottle: newThrottle(opts.MergeBytesPerSecond),
+		kick:          make(chan struct{}, 1),
+		rotateReq:     make(chan chan rotation),
+		flushKick:     make(chan struct{}, 1),
+		mergeKick:     make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		commitStop:    make(chan struct{}),
+		stopped:       make(chan struct{}),
+		flusherDone:   make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			db.releaseResources()
+		}
+	}()
+	if err := db.openCodecs(); err != nil {
+		return nil, err
 	}
 	db.space = sync.NewCond(&db.mu)
 	db.mu.cur = newPending()
-	db.mu.nextRef = 1
+	db.emptyCommit = newCommit()
+	close(db.emptyCommit.done)
 
-	start := time.Now()
-	rs, err := db.replay()
-	if err != nil {
-		codec.close()
+	if err := db.loadSeries(); err != nil {
 		return nil, err
 	}
-	db.log.Info("store opened", "dir", opts.Dir, "series", db.series.count(),
+	if db.state.partitions, err = db.loadParts(); err != nil {
+		return nil, err
+	}
+	var maxSeq uint64
+	for _, ps := range db.state.partitions {
+		for _, p := range ps {
+			maxSeq = max(maxSeq, p.info.MaxSeq)
+		}
+	}
+	db.nextSeq.Store(maxSeq + 1)
+
+	db.wal, err = wal.Open(filepath.Join(opts.Dir, "wal"), wal.Options{SegmentSize: opts.WALSegmentSize, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open WAL: %w", err)
+	}
+	rs, err := db.replay()
+	if err != nil {
+		return nil, err
+	}
+	// A ref met only in samples whose definition was lost is never handed
+	// out again: the WAL may still hold those samples.
+	db.mu.nextRef = max(db.series.maxRef(), min(rs.maxRef, index.MaxRef)) + 1
+	db.stats.replay.Store(&rs)
+	db.logOpen(rs, time.Since(start))
+
+	go db.commitLoop()
+	go db.flushLoop()
+	for i := range opts.MergeConcurrency {
+		db.mergersDone.Add(1)
+		go db.mergeLoop(i == 0)
+	}
+	return db, nil
+}
+
+func (db *DB) openCodecs() error {
+	var err error
+	if db.codec, err = newRecordCodec(); err != nil {
+		return err
+	}
+	if db.partCodec, err = part.NewCodec(); err != nil {
+		return err
+	}
+	if db.seriesEnc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)); err != nil {
+		return fmt.Errorf("cannot create zstd encoder: %w", err)
+	}
+	if db.seriesDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxSeriesFileBody)); err != nil {
+		return fmt.Errorf("cannot create zstd decoder: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) logOpen(rs ReplayStats, took time.Duration) {
+	parts := 0
+	for _, ps := range db.state.partitions {
+		parts += len(ps)
+	}
+	db.log.Info("store opened", "dir", db.opts.Dir, "series", db.series.count(),
+		"partitions", len(db.state.partitions), "parts", parts,
 		"samples_replayed", rs.samples, "wal_records", rs.wal.Records,
-		"duration", time.Since(start).Round(time.Millisecond))
+		"duration", took.Round(time.Millisecond))
 	if rs.dropped() {
 		db.log.Warn("WAL replay dropped damaged data",
 			"corrupt_records", rs.wal.CorruptRecords, "truncated_bytes", rs.wal.TruncatedBytes,
 			"undecodable_records", rs.badRecords, "samples_of_unknown_series", rs.orphanSamples)
 	}
-	db.stats.replay.Store(&rs)
-	go db.commitLoop()
-	return db, nil
 }
 
-// Close stops accepting writes, commits what is queued, and closes the log.
+// loadSeries reads every series file into the registry and the index. A
+// damaged file is reported and skipped: its series' samples cannot be
+// selected by label, but everything else is served.
+func (db *DB) loadSeries() error {
+	files, err := listSeriesFiles(filepath.Join(db.opts.Dir, seriesDirName))
+	if err != nil {
+		return err
+	}
+	for _, sf := range files {
+		err := readSeriesFile(sf.name, db.seriesDec, func(ref SeriesRef, lset labels.Labels) {
+			db.defineSeries(ref, lset)
+		})
+		if errors.Is(err, errSeriesFile) {
+			db.log.Error("series file is damaged; its series are not served", "file", sf.name, "err", err)
+			db.stats.brokenSeriesFiles.Add(1)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		db.seriesFiles.files = append(db.seriesFiles.files, sf)
+		db.seriesFiles.persisted = max(db.seriesFiles.persisted, sf.last)
+	}
+	return nil
+}
+
+// defineSeries registers a series met while loading (from a series file or
+// the WAL). A ref already defined is left as it is.
+func (db *DB) defineSeries(ref SeriesRef, lset labels.Labels) {
+	if ref == 0 || ref > index.MaxRef {
+		return
+	}
+	db.series.mu.Lock()
+	defer db.series.mu.Unlock()
+	if s := db.series.getLocked(ref); s != nil {
+		return
+	}
+	db.series.addLocked(newMemSeries(ref, lset), lset.Hash())
+	db.index.Add(uint64(ref), lset)
+}
+
+// Close stops accepting writes, commits what is queued, stops background
+// work (a merge in progress is abandoned), flushes the head into parts, and
+// releases the directory.
 func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.mu.closed {
@@ -145,94 +361,67 @@ func (db *DB) Close() error {
 	db.mu.closed = true
 	db.space.Broadcast()
 	db.mu.Unlock()
-	close(db.kick)
+
+	close(db.stop)
+	<-db.flusherDone
+	db.mergersDone.Wait()
+	close(db.commitStop)
 	<-db.stopped
-	err := db.wal.Close()
-	db.codec.close()
-	return err
+
+	var errs []error
+	db.state.RLock()
+	pending := db.state.frozen
+	db.state.RUnlock()
+	db.mu.Lock()
+	failed := db.mu.failed
+	db.mu.Unlock()
+	if pending == nil && failed == nil && db.head.samples.Load() > 0 {
+		// The WAL has all of it; flushing now only makes the next start
+		// faster, so a failure here loses nothing.
+		fh, err := db.rotate()
+		if err == nil {
+			err = db.flush(fh)
+		}
+		if err != nil {
+			db.log.Warn("cannot flush the head at close; the WAL keeps it", "err", err)
+		}
+	}
+	if err := db.wal.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	db.releaseResources()
+	return errors.Join(errs...)
+}
+
+// releaseResources closes what Open opened, in reverse.
+func (db *DB) releaseResources() {
+	db.state.Lock()
+	for _, ps := range db.state.partitions {
+		for _, p := range ps {
+			p.release()
+		}
+	}
+	db.state.partitions = nil
+	db.state.Unlock()
+	if db.codec != nil {
+		db.codec.close()
+	}
+	if db.partCodec != nil {
+		db.partCodec.Close()
+	}
+	if db.seriesEnc != nil {
+		db.seriesEnc.Close()
+	}
+	if db.seriesDec != nil {
+		db.seriesDec.Close()
+	}
+	if err := db.lock.release(); err != nil {
+		db.log.Warn("cannot release the data directory lock", "err", err)
+	}
 }
 
 // SeriesCount returns the number of series the store knows.
 func (db *DB) SeriesCount() int { return db.series.count() }
 
-// ReplayStats is what the last start's WAL replay found.
-type ReplayStats struct {
-	wal           wal.ReplayStats
-	samples       int
-	badRecords    int // records intact on disk but not decodable
-	orphanSamples int // samples whose series definition was lost
-}
-
-// Samples returns the number of samples replayed into the head.
-func (r ReplayStats) Samples() int { return r.samples }
-
-// DroppedRecords returns the number of WAL records that were damaged and
-// skipped, whether the checksum or the decoding found the damage.
-func (r ReplayStats) DroppedRecords() int { return r.wal.CorruptRecords + r.badRecords }
-
-// TruncatedBytes returns the bytes cut from torn segment tails.
-func (r ReplayStats) TruncatedBytes() int64 { return r.wal.TruncatedBytes }
-
-// OrphanSamples returns the samples dropped because the record that defined
-// their series was damaged.
-func (r ReplayStats) OrphanSamples() int { return r.orphanSamples }
-
-func (r ReplayStats) dropped() bool {
-	return r.wal.Dropped() || r.badRecords > 0 || r.orphanSamples > 0
-}
-
-// LastReplay returns what the WAL replay at Open found.
-func (db *DB) LastReplay() ReplayStats {
-	if p := db.stats.replay.Load(); p != nil {
-		return *p
-	}
-	return ReplayStats{}
-}
-
-func (db *DB) replay() (ReplayStats, error) {
-	var rs ReplayStats
-	var g decodedGroup
-	maxRef := SeriesRef(0)
-	ws, err := db.wal.Replay(func(rec []byte) error {
-		if err := db.codec.decode(rec, &g); err != nil {
-			rs.badRecords++
-			db.log.Warn("WAL record does not decode; skipped", "err", err)
-			return nil
-		}
-		db.series.mu.Lock()
-		for _, ds := range g.series {
-			if ds.ref == 0 || db.series.getLocked(ds.ref) != nil {
-				continue
-			}
-			db.series.addLocked(newMemSeries(ds.ref, ds.lset), ds.lset.Hash())
-			maxRef = max(maxRef, ds.ref)
-		}
-		db.series.mu.Unlock()
-		for i, ref := range g.refs {
-			s := db.series.get(ref)
-			if s == nil {
-				rs.orphanSamples++
-				continue
-			}
-			s.append(g.ts[i], g.vals[i])
-			rs.samples++
-		}
-		return nil
-	})
-	rs.wal = ws
-	if err != nil {
-		return rs, fmt.Errorf("cannot replay WAL: %w", err)
-	}
-	db.mu.nextRef = maxRef + 1
-	return rs, nil
-}
-
-// stats are the store's counters, read by Stats.
-type stats struct {
-	samplesAppended atomic.Int64
-	commits         atomic.Int64
-	fsyncs          atomic.Int64
-	fsyncSeconds    latencyHistogram
-	walBytes        atomic.Int64
-	replay          atomic.Pointer[ReplayStats]
-}
+// checkTimestamp reports whether the store can hold a sample at ts.
+func checkTimestamp(ts int64) bool { return ts >= MinTimestamp && ts <= MaxTimestamp }

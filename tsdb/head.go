@@ -1,28 +1,31 @@
 package tsdb
 
 import (
+	"cmp"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
 
-// memSeries is one series in the head: its labels and the samples that are
-// not yet in parts.
+// memSeries is one series the store knows: its labels, kept for its whole
+// life, and the samples of it that are in the head, not yet in parts.
 //
-// Only the committer goroutine appends; queries read concurrently, so the
-// sample columns are guarded by mu. Appends arrive mostly in time order; an
-// out-of-order append clears sorted, and the next read sorts and removes
-// duplicates in place.
+// Only the committer goroutine appends; queries and the head rotation read
+// and take samples concurrently, so the sample columns are guarded by mu.
+// Appends arrive mostly in time order; an out-of-order append clears sorted,
+// and the next reader sorts in place and keeps, of samples sharing a
+// timestamp, the one written last.
 type memSeries struct {
 	ref  SeriesRef
 	lset labels.Labels
+	next *memSeries // next series in the same seriesSet hash bucket
 
 	mu struct {
 		sync.Mutex
-		ts     []int64
-		vals   []float64
-		sorted bool
+		samples fsamples
+		sorted  bool
 	}
 }
 
@@ -32,77 +35,93 @@ func newMemSeries(ref SeriesRef, lset labels.Labels) *memSeries {
 	return s
 }
 
-func (s *memSeries) append(t int64, v float64) {
+// append adds one sample and returns the number of samples now in the head
+// for this series.
+func (s *memSeries) append(t int64, v float64) int {
 	s.mu.Lock()
-	if n := len(s.mu.ts); n > 0 && t <= s.mu.ts[n-1] {
+	smp := s.mu.samples
+	n := len(smp)
+	if n > 0 && t <= smp[n-1].t {
 		s.mu.sorted = false
 	}
-	s.mu.ts = append(s.mu.ts, t)
-	s.mu.vals = append(s.mu.vals, v)
+	if n == cap(smp) {
+		// Grow by half, not double: at the flush budget the head's memory is
+		// mostly these buffers, and doubling would leave a third of it empty.
+		grown := make(fsamples, n, n+max(4, n/2))
+		copy(grown, smp)
+		smp = grown
+	}
+	s.mu.samples = append(smp, fsample{t: t, f: v})
 	s.mu.Unlock()
+	return n + 1
 }
 
-// samples appends the series' samples in [mint, maxt] to dst, sorted by time,
-// one per timestamp.
+// samples appends the series' head samples in [mint, maxt] to dst, sorted by
+// time, one per timestamp.
 func (s *memSeries) samples(mint, maxt int64, dst fsamples) fsamples {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.mu.sorted {
-		s.sortLocked()
-	}
-	lo, _ := slices.BinarySearch(s.mu.ts, mint)
-	hi, found := slices.BinarySearch(s.mu.ts, maxt)
-	if found {
-		hi++
-	}
-	for i := lo; i < hi; i++ {
-		dst = append(dst, fsample{t: s.mu.ts[i], f: s.mu.vals[i]})
-	}
-	return dst
+	s.sortLocked()
+	smp := s.mu.samples
+	lo := sort.Search(len(smp), func(i int) bool { return smp[i].t >= mint })
+	hi := sort.Search(len(smp), func(i int) bool { return smp[i].t > maxt })
+	return append(dst, smp[lo:hi]...)
 }
 
-// sortLocked orders the samples by time and keeps, of samples sharing a
-// timestamp, the one written last. Called with mu held.
+// sortLocked orders the samples by time in place and keeps, of samples
+// sharing a timestamp, the one written last. Called with mu held.
 func (s *memSeries) sortLocked() {
-	idx := make([]int, len(s.mu.ts))
-	for i := range idx {
-		idx[i] = i
+	if s.mu.sorted {
+		return
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		ta, tb := s.mu.ts[a], s.mu.ts[b]
-		switch {
-		case ta < tb:
-			return -1
-		case ta > tb:
-			return 1
-		}
-		return 0
-	})
-	ts := make([]int64, 0, len(idx))
-	vals := make([]float64, 0, len(idx))
-	for _, i := range idx {
-		t := s.mu.ts[i]
-		if n := len(ts); n > 0 && ts[n-1] == t {
-			vals[n-1] = s.mu.vals[i] // a later write replaces an earlier one
+	smp := s.mu.samples
+	slices.SortStableFunc(smp, func(a, b fsample) int { return cmp.Compare(a.t, b.t) })
+	w := 0
+	for i := range smp {
+		if w > 0 && smp[w-1].t == smp[i].t {
+			smp[w-1].f = smp[i].f // stable order: a later write replaces an earlier one
 			continue
 		}
-		ts = append(ts, t)
-		vals = append(vals, s.mu.vals[i])
+		smp[w] = smp[i]
+		w++
 	}
-	s.mu.ts, s.mu.vals, s.mu.sorted = ts, vals, true
+	s.mu.samples, s.mu.sorted = smp[:w], true
+}
+
+// keepCap is the sample capacity a series keeps across head flushes. Keeping
+// it lets a steady stream append without allocating; dropping larger
+// buffers bounds what a burst leaves behind (docs/storage.md, "Head memory").
+const keepCap = 32
+
+// takeLocked moves the series' head samples out, sorted and deduplicated,
+// appending them to ts and vals, and empties the head. Called with mu held.
+func (s *memSeries) takeLocked(ts []int64, vals []float64) ([]int64, []float64) {
+	s.sortLocked()
+	for _, smp := range s.mu.samples {
+		ts = append(ts, smp.t)
+		vals = append(vals, smp.f)
+	}
+	if cap(s.mu.samples) > keepCap {
+		s.mu.samples = nil
+	} else {
+		s.mu.samples = s.mu.samples[:0]
+	}
+	return ts, vals
 }
 
 // seriesSet is the registry of every series the store knows: by ref for the
-// committer and queries, by label hash for creation.
+// committer and queries, by label hash for creation. The hash table chains
+// colliding series through memSeries.next, which costs no allocation per
+// series beyond the map entry.
 type seriesSet struct {
 	mu     sync.RWMutex
 	byRef  []*memSeries // index ref-1
-	byHash map[uint64][]*memSeries
+	byHash map[uint64]*memSeries
 	n      int
 }
 
 func newSeriesSet() *seriesSet {
-	return &seriesSet{byHash: make(map[uint64][]*memSeries)}
+	return &seriesSet{byHash: make(map[uint64]*memSeries)}
 }
 
 func (ss *seriesSet) get(ref SeriesRef) *memSeries {
@@ -113,7 +132,7 @@ func (ss *seriesSet) get(ref SeriesRef) *memSeries {
 
 // getLocked is get with mu held for reading.
 func (ss *seriesSet) getLocked(ref SeriesRef) *memSeries {
-	if ref == 0 || int(ref) > len(ss.byRef) {
+	if ref == 0 || ref > SeriesRef(len(ss.byRef)) {
 		return nil
 	}
 	return ss.byRef[ref-1]
@@ -126,7 +145,7 @@ func (ss *seriesSet) lookup(hash uint64, lset labels.Labels) *memSeries {
 }
 
 func (ss *seriesSet) lookupLocked(hash uint64, lset labels.Labels) *memSeries {
-	for _, s := range ss.byHash[hash] {
+	for s := ss.byHash[hash]; s != nil; s = s.next {
 		if labels.Equal(s.lset, lset) {
 			return s
 		}
@@ -136,11 +155,17 @@ func (ss *seriesSet) lookupLocked(hash uint64, lset labels.Labels) *memSeries {
 
 // addLocked registers s, whose ref must not be in use. Called with mu held.
 func (ss *seriesSet) addLocked(s *memSeries, hash uint64) {
-	for int(s.ref) > len(ss.byRef) {
-		ss.byRef = append(ss.byRef, nil)
+	if int(s.ref) > len(ss.byRef) {
+		if int(s.ref) > cap(ss.byRef) {
+			grown := make([]*memSeries, len(ss.byRef), max(int(s.ref), 2*cap(ss.byRef)))
+			copy(grown, ss.byRef)
+			ss.byRef = grown
+		}
+		ss.byRef = ss.byRef[:s.ref]
 	}
 	ss.byRef[s.ref-1] = s
-	ss.byHash[hash] = append(ss.byHash[hash], s)
+	s.next = ss.byHash[hash]
+	ss.byHash[hash] = s
 	ss.n++
 }
 
@@ -150,15 +175,9 @@ func (ss *seriesSet) count() int {
 	return ss.n
 }
 
-// all returns a snapshot of every series, in ref order.
-func (ss *seriesSet) all() []*memSeries {
+// maxRef returns the highest ref registered.
+func (ss *seriesSet) maxRef() SeriesRef {
 	ss.mu.RLock()
 	defer ss.mu.RUnlock()
-	out := make([]*memSeries, 0, len(ss.byRef))
-	for _, s := range ss.byRef {
-		if s != nil {
-			out = append(out, s)
-		}
-	}
-	return out
+	return SeriesRef(len(ss.byRef))
 }

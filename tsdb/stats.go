@@ -12,10 +12,26 @@ type Stats struct {
 	Commits         int64 // commit groups written
 	WALFsyncs       int64
 	WALBytes        int64 // record bytes written to the WAL since start
-	// WALFsyncSeconds is a cumulative latencyHistogram of fsync latency: counts per
-	// upper bound in FsyncBuckets, then the sum of all observations.
+	// WALFsyncBuckets is a cumulative histogram of fsync latency: counts per
+	// upper bound in FsyncBuckets, then the total; WALFsyncSum is the sum of
+	// all observations in seconds.
 	WALFsyncBuckets []uint64
 	WALFsyncSum     float64
+
+	HeadSamples       int64 // samples in the head, not yet being flushed
+	HeadSeries        int64 // series with samples in the head
+	Partitions        int
+	Parts             int
+	PartBytes         int64 // bytes of all parts on disk
+	PartSamples       int64 // samples in all parts
+	Flushes           int64 // head flushes since start
+	FlushedSamples    int64
+	Merges            int64 // merges completed since start
+	MergeErrors       int64
+	PartitionsDropped int64 // by retention, since start
+	RetentionDropped  int64 // samples not flushed because older than the retention
+	BrokenParts       int64 // parts set aside at start because they did not open
+	BrokenSeriesFiles int64 // series files skipped at start because damaged
 }
 
 // FsyncBuckets are the upper bounds, in seconds, of the fsync latency
@@ -24,15 +40,54 @@ var FsyncBuckets = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1
 
 // Stats returns the store's counters.
 func (db *DB) Stats() Stats {
-	return Stats{
-		Series:          db.series.count(),
-		SamplesAppended: db.stats.samplesAppended.Load(),
-		Commits:         db.stats.commits.Load(),
-		WALFsyncs:       db.stats.fsyncs.Load(),
-		WALBytes:        db.stats.walBytes.Load(),
-		WALFsyncBuckets: db.stats.fsyncSeconds.cumulative(),
-		WALFsyncSum:     db.stats.fsyncSeconds.sum(),
+	st := Stats{
+		Series:            db.series.count(),
+		SamplesAppended:   db.stats.samplesAppended.Load(),
+		Commits:           db.stats.commits.Load(),
+		WALFsyncs:         db.stats.fsyncs.Load(),
+		WALBytes:          db.stats.walBytes.Load(),
+		WALFsyncBuckets:   db.stats.fsyncSeconds.cumulative(),
+		WALFsyncSum:       db.stats.fsyncSeconds.sum(),
+		HeadSamples:       db.head.samples.Load(),
+		HeadSeries:        db.head.series.Load(),
+		Flushes:           db.stats.flushes.Load(),
+		FlushedSamples:    db.stats.flushedSamples.Load(),
+		Merges:            db.stats.merges.Load(),
+		MergeErrors:       db.stats.mergeErrors.Load(),
+		PartitionsDropped: db.stats.partitionsDropped.Load(),
+		RetentionDropped:  db.stats.retentionDropped.Load(),
+		BrokenParts:       db.stats.brokenParts.Load(),
+		BrokenSeriesFiles: db.stats.brokenSeriesFiles.Load(),
 	}
+	db.state.RLock()
+	st.Partitions = len(db.state.partitions)
+	for _, ps := range db.state.partitions {
+		st.Parts += len(ps)
+		for _, p := range ps {
+			st.PartBytes += p.info.Size
+			st.PartSamples += int64(p.info.Samples)
+		}
+	}
+	db.state.RUnlock()
+	return st
+}
+
+// stats are the store's counters, read by Stats.
+type stats struct {
+	samplesAppended   atomic.Int64
+	commits           atomic.Int64
+	fsyncs            atomic.Int64
+	fsyncSeconds      latencyHistogram
+	walBytes          atomic.Int64
+	replay            atomic.Pointer[ReplayStats]
+	flushes           atomic.Int64
+	flushedSamples    atomic.Int64
+	merges            atomic.Int64
+	mergeErrors       atomic.Int64
+	partitionsDropped atomic.Int64
+	retentionDropped  atomic.Int64
+	brokenParts       atomic.Int64
+	brokenSeriesFiles atomic.Int64
 }
 
 // latencyHistogram counts observations into FsyncBuckets. Lock-free: one writer, any
