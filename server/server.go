@@ -27,6 +27,9 @@ import (
 type Options struct {
 	// DataDir holds the store. Default ./data.
 	DataDir string
+	// Retention is how long the store keeps samples; whole days older than
+	// it are dropped. Zero keeps everything.
+	Retention time.Duration
 	// MQTTAddr is the plain MQTT listener. Default 127.0.0.1:1883.
 	MQTTAddr string
 	// HTTPAddr serves the query API, /metrics and /healthz. Default
@@ -108,7 +111,7 @@ func Start(opts Options) (_ *Server, err error) {
 		}
 	}()
 
-	s.db, err = tsdb.Open(tsdb.Options{Dir: opts.DataDir, Logger: opts.Logger.With("component", "tsdb")})
+	s.db, err = tsdb.Open(tsdb.Options{Dir: opts.DataDir, Retention: opts.Retention, Logger: opts.Logger.With("component", "tsdb")})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open store: %w", err)
 	}

@@ -20,6 +20,7 @@ func runServe(args []string) error {
 		logFormat = fs.String("log-format", "text", "log format: text or json")
 	)
 	fs.StringVar(&opts.DataDir, "data", "./data", "data directory")
+	fs.DurationVar(&opts.Retention, "retention", 0, "how long to keep samples, e.g. 2160h; whole days older are dropped (0 keeps everything)")
 	fs.StringVar(&opts.MQTTAddr, "mqtt-addr", server.DefaultMQTTAddr, "MQTT TCP listener address")
 	fs.StringVar(&opts.HTTPAddr, "http-addr", server.DefaultHTTPAddr, "HTTP listener address (query API, /metrics, /healthz)")
 	fs.BoolVar(&opts.AllowAnonymous, "insecure-allow-anonymous", false,
