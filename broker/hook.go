@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -9,83 +8,160 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/mochi-mqtt/server/v2/system"
 
-	"github.com/quantrac/quantrac/ingest"
 	"github.com/quantrac/quantrac/ingest/pipeline"
 )
 
-// ingestHook hands every publish on a data topic to the ingest pipeline and
-// lets mochi acknowledge it only once its readings are durable.
+// hook is the broker's mochi hook: it authenticates clients (connect.go),
+// enforces the topic rights (acl.go), hands every publish on a data topic to
+// the ingest pipeline and lets mochi acknowledge it only once its readings
+// are durable.
 //
 // mochi calls OnPublish on the publisher's own read goroutine, before it
 // writes the PUBACK; so waiting here for the commit both makes the PUBACK a
 // promise and stops reading from a publisher while the store is behind.
-type ingestHook struct {
+type hook struct {
 	mqtt.HookBase
 	b *Broker
 
 	// errMu guards the time of the last error report per gateway, so a
 	// gateway that sends garbage in a loop gets one report a second.
 	errMu   sync.Mutex
-	errLast map[string]time.Time
+	errLast map[pipeline.Identity]time.Time
 }
 
-func (h *ingestHook) ID() string { return "quantrac-ingest" }
+func (h *hook) ID() string { return "quantrac" }
 
-func (h *ingestHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish}, []byte{b})
-}
-
-// OnConnectAuthenticate admits clients. Without an authenticator only the
-// development mode admits anyone.
-func (h *ingestHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if h.b.opts.Auth != nil {
-		return h.b.opts.Auth.Authenticate(cl, pk)
+func (h *hook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnDisconnect, mqtt.OnACLCheck,
+		mqtt.OnSubscribe, mqtt.OnPublish, mqtt.OnWill, mqtt.OnWillSent, mqtt.OnSysInfoTick:
+		return true
 	}
-	return h.b.opts.AllowAnonymous
+	return false
 }
 
-// OnACLCheck decides what a client may publish and subscribe to.
-func (h *ingestHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	if h.b.opts.Auth != nil {
-		return h.b.opts.Auth.Allow(cl, topic, write)
+// OnACLCheck decides what a client may publish (write) and what it may
+// subscribe to or receive. mochi then answers a refused publish as the
+// protocol requires: MQTT 5 QoS 1 gets PUBACK 0x87, MQTT 3.1.1 QoS 1 is
+// disconnected [MQTT-3.3.5-2], QoS 0 is dropped.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	b := h.b
+	if !write {
+		patterns, all := b.readRights(cl)
+		return all || mayRead(patterns, topic)
 	}
-	return h.b.opts.AllowAnonymous
+	s := b.session(cl)
+	if s == nil {
+		return false
+	}
+	if s.rec == nil || mayPublish(s.identity, topic) {
+		return true
+	}
+	b.refuse(refusePublishACL, "publish refused: topic not allowed for this gateway",
+		"gateway", s.identity.Gateway, "province", s.identity.Province, "topic", topic)
+	h.report(s.identity, errorReport{Topic: topic, Reason: refusePublishACL.String(),
+		Error: "this gateway may not publish on this topic"})
+	return false
+}
+
+// OnSubscribe counts and logs the filters the client may not subscribe to;
+// mochi refuses them (0x87, or 0x80 in MQTT 3.1.1) through OnACLCheck.
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	patterns, all := h.b.readRights(cl)
+	if all {
+		return pk
+	}
+	for _, f := range pk.Filters {
+		if !mayRead(patterns, f.Filter) {
+			h.b.refuse(refuseSubscribeACL, "subscription refused: filter not allowed for this gateway",
+				"client", cl.ID, "filter", f.Filter)
+		}
+	}
+	return pk
 }
 
 // OnPublish ingests a data topic's payload. Other topics pass through to
 // subscribers untouched.
-func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
-		return pk, nil // the platform's own error reports
+		return pk, nil // the platform's own reports and commands
 	}
 	t, ok := parseDataTopic(pk.TopicName)
 	if !ok {
 		return pk, nil
 	}
-	id := pipeline.Identity{Province: t.province, Gateway: t.gateway}
-	if h.b.opts.Auth != nil {
-		// The ACL already tied the topic to the client's identity; take the
-		// identity from authentication all the same, never from the topic.
-		id = h.b.opts.Auth.Identity(cl)
+	b := h.b
+	s := b.session(cl)
+	if s == nil {
+		return pk, packets.ErrRejectPacket // not reachable: the ACL check needs a session
 	}
-	msg := pipeline.Message{Identity: id, Format: t.format, Topic: pk.TopicName, Payload: pk.Payload}
+	// Readings live in the store; the broker keeps no retained copy.
+	pk.FixedHeader.Retain = false
+	id := s.identity
+	if s.rec == nil {
+		id = pipeline.Identity{Province: t.province, Gateway: t.gateway} // development mode
+	}
 	durable := pk.FixedHeader.Qos > 0
-	h.b.stats.messages.Add(1)
-	h.b.stats.bytes.Add(int64(len(pk.Payload)))
-	res, err := h.b.opts.Pipeline.Ingest(&msg, durable)
+	v5 := cl.Properties.ProtocolVersion == 5
+	if err := h.limit(s, id, pk.TopicName, durable && v5); err != nil {
+		return pk, err
+	}
+	return h.ingest(cl, id, t.format, pk, durable, v5)
+}
+
+// limit applies the gateway's publish rate limit. Where the protocol can
+// say no (MQTT 5, QoS 1) the publish is refused with 0x96 and the gateway
+// may send it again later; elsewhere the publisher is made to wait, which
+// TCP turns into backpressure, and nothing is lost.
+func (h *hook) limit(s *session, id pipeline.Identity, topic string, canRefuse bool) error {
+	b := h.b
+	now := time.Now()
+	if canRefuse {
+		if s.limiter.take(now) {
+			return nil
+		}
+		b.refuse(refuseRateLimited, "publish refused: gateway over its rate limit",
+			"gateway", id.Gateway, "province", id.Province, "limit", b.opts.RateLimit)
+		h.report(id, errorReport{Topic: topic, Reason: refuseRateLimited.String(),
+			Error: "publish rate over the limit; slow down and send again"})
+		return packets.ErrMessageRateTooHigh
+	}
+	wait := s.limiter.reserve(now)
+	if wait <= 0 {
+		return nil
+	}
+	b.stats.throttled.Add(1)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-b.done:
+	}
+	return nil
+}
+
+// ingest hands a payload to the pipeline and maps the outcome to what mochi
+// answers the publisher.
+func (h *hook) ingest(cl *mqtt.Client, id pipeline.Identity, f pipeline.Format, pk packets.Packet, durable, v5 bool) (packets.Packet, error) {
+	b := h.b
+	msg := pipeline.Message{Identity: id, Format: f, Topic: pk.TopicName, Payload: pk.Payload}
+	b.stats.messages.Add(1)
+	b.stats.bytes.Add(int64(len(pk.Payload)))
+	res, err := b.opts.Pipeline.Ingest(&msg, durable)
 
 	var pe *pipeline.PayloadError
 	switch {
 	case err == nil:
 		if res.Rejected > 0 {
-			h.report(id, pk.TopicName, res.FirstReason, res.FirstError, res)
+			h.report(id, payloadReport(pk.TopicName, res.FirstReason.String(), res.FirstError, res))
 		}
 		return pk, nil
 	case errors.As(err, &pe):
-		h.b.stats.refused.Add(1)
-		h.report(id, pk.TopicName, pe.Reason, pe.Err, res)
-		if cl.Properties.ProtocolVersion == 5 && durable {
+		b.stats.refused[refusePayload].Add(1) // the pipeline logs it, at its own bounded rate
+		h.report(id, payloadReport(pk.TopicName, pe.Reason.String(), pe.Err, res))
+		if v5 && durable {
 			return pk, packets.ErrPayloadFormatInvalid
 		}
 		// MQTT 3.1.1 has no negative PUBACK. The message can never be
@@ -94,10 +170,9 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	default:
 		// The store could not take the readings: never acknowledge them.
-		h.b.stats.storeFailures.Add(1)
-		h.b.log.Error("cannot store readings; publish not acknowledged",
+		b.refuse(refuseStoreFailure, "cannot store readings; publish not acknowledged",
 			"client", cl.ID, "topic", pk.TopicName, "err", err)
-		if cl.Properties.ProtocolVersion == 5 && durable {
+		if v5 && durable {
 			return pk, packets.ErrUnspecifiedError
 		}
 		// A 3.1.1 client gets no PUBACK and is disconnected, so that it
@@ -105,6 +180,42 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		cl.Stop(err)
 		return pk, packets.ErrRejectPacket
 	}
+}
+
+// OnWill keeps a will on a data topic out of the retained set, like any
+// reading.
+func (h *hook) OnWill(_ *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if _, ok := parseDataTopic(will.TopicName); ok {
+		will.Retain = false
+	}
+	return will, nil
+}
+
+// OnWillSent ingests a will on a data topic: mochi publishes wills straight
+// to subscribers, and the store is the platform's subscriber. A Sparkplug
+// NDEATH is the usual case; a line-protocol will without a timestamp is
+// stamped with the time the gateway was lost.
+func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	t, ok := parseDataTopic(pk.TopicName)
+	if !ok {
+		return
+	}
+	id := pipeline.Identity{Province: t.province, Gateway: t.gateway}
+	if s := h.b.session(cl); s != nil && s.rec != nil {
+		id = s.identity
+	} else if rec := h.b.gateways.Load().byID[cl.ID]; rec != nil {
+		id = rec.identity // a delayed will, sent after the session ended
+	} else if !h.b.opts.AllowAnonymous {
+		return
+	}
+	_, _ = h.ingest(cl, id, t.format, pk, true, false)
+}
+
+// OnSysInfoTick publishes the broker's own $SYS topics and forgets stale
+// sessions; mochi calls it from its housekeeping loop.
+func (h *hook) OnSysInfoTick(_ *system.Info) {
+	h.b.sweepSessions(time.Now())
+	h.b.publishSys()
 }
 
 // errorReport is what the platform publishes on a gateway's error topic.
@@ -117,24 +228,32 @@ type errorReport struct {
 	Rejected int       `json:"rejected"`
 }
 
-func (h *ingestHook) report(id pipeline.Identity, topic string, reason ingest.Reason, err error, res pipeline.Result) {
-	key := id.Province + "/" + id.Gateway
+func payloadReport(topic, reason string, err error, res pipeline.Result) errorReport {
+	r := errorReport{Topic: topic, Reason: reason, Accepted: res.Accepted, Rejected: res.Rejected}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r
+}
+
+// report publishes r on the gateway's error topic, at most once a second
+// per gateway.
+func (h *hook) report(id pipeline.Identity, r errorReport) {
 	now := time.Now()
 	h.errMu.Lock()
-	if last, ok := h.errLast[key]; ok && now.Sub(last) < time.Second {
+	if last, ok := h.errLast[id]; ok && now.Sub(last) < time.Second {
 		h.errMu.Unlock()
 		return
 	}
-	h.errLast[key] = now
+	if len(h.errLast) > 4*len(h.b.gateways.Load().byID)+1024 {
+		clear(h.errLast) // forget anonymous identities rather than grow
+	}
+	h.errLast[id] = now
 	h.errMu.Unlock()
 
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	body, _ := json.Marshal(errorReport{Time: now.UTC(), Topic: topic, Reason: reason.String(), Error: msg,
-		Accepted: res.Accepted, Rejected: res.Rejected})
-	if perr := h.b.mqtt.Publish(ErrorTopic(id.Province, id.Gateway), body, false, 0); perr != nil {
-		h.b.log.Warn("cannot publish error report", "gateway", id.Gateway, "err", perr)
+	r.Time = now.UTC()
+	body, _ := json.Marshal(r)
+	if err := h.b.mqtt.Publish(ErrorTopic(id.Province, id.Gateway), body, false, 0); err != nil {
+		h.b.limitedLog.Warn("cannot publish error report", "gateway", id.Gateway, "err", err)
 	}
 }

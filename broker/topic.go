@@ -3,6 +3,7 @@ package broker
 import (
 	"strings"
 
+	"github.com/quantrac/quantrac/broker/gateways"
 	"github.com/quantrac/quantrac/ingest/pipeline"
 	"github.com/quantrac/quantrac/province"
 )
@@ -13,13 +14,13 @@ import (
 //	telemetry/<province>/<gateway>/lp       line protocol, published by the gateway
 //	telemetry/<province>/<gateway>/errors   refusals, published by the platform
 //	telemetry/<province>/<gateway>/cmd/...  commands, published by the platform
-//	spBv1.0/<province>/<type>/<gateway>[/<device>]   Sparkplug B
+//	spBv1.0/<province>/<type>/<gateway>[/<device>]   Sparkplug B: N/D BIRTH, DEATH, DATA
 const (
 	telemetryRoot = "telemetry/"
 	sparkplugRoot = "spBv1.0/"
 	// MaxGatewayIDLen bounds a gateway id, which is also an MQTT client id
 	// and a label value.
-	MaxGatewayIDLen = 64
+	MaxGatewayIDLen = gateways.MaxIDLen
 )
 
 // dataTopic is a parsed topic a gateway publishes readings on. Its strings
@@ -47,10 +48,23 @@ func parseDataTopic(topic string) (t dataTopic, ok bool) {
 		return t, validProvince(prov) && ValidGatewayID(gw)
 	}
 	if rest, found := strings.CutPrefix(topic, sparkplugRoot); found {
-		// <group>/<type>/<edge node>[/<device>]
+		// <group>/<message type>/<edge node>[/<device>]; only the types an
+		// edge node publishes carry readings.
 		group, rest, _ := strings.Cut(rest, "/")
-		_, rest, _ = strings.Cut(rest, "/")
-		edge, _, _ := strings.Cut(rest, "/")
+		typ, rest, _ := strings.Cut(rest, "/")
+		edge, device, hasDevice := strings.Cut(rest, "/")
+		switch typ {
+		case "NBIRTH", "NDEATH", "NDATA":
+			if hasDevice {
+				return t, false
+			}
+		case "DBIRTH", "DDEATH", "DDATA":
+			if device == "" || strings.IndexByte(device, '/') >= 0 {
+				return t, false
+			}
+		default:
+			return t, false // NCMD, DCMD: commands to the edge node
+		}
 		t.province, t.gateway, t.format = group, edge, pipeline.FormatSparkplug
 		return t, validProvince(group) && ValidGatewayID(edge)
 	}
@@ -63,19 +77,8 @@ func validProvince(s string) bool {
 }
 
 // ValidGatewayID reports whether id is a well-formed gateway id: 1 to 64
-// letters, digits, '-' or '_'.
-func ValidGatewayID(id string) bool {
-	if id == "" || len(id) > MaxGatewayIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// letters, digits, '-' or '_'. It does not allocate.
+func ValidGatewayID(id string) bool { return gateways.ValidID(id) }
 
 // ErrorTopic is the topic the platform reports a gateway's refused messages on.
 func ErrorTopic(prov, gateway string) string {

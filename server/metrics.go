@@ -21,6 +21,12 @@ var (
 	descMessages   = prometheus.NewDesc("quantrac_mqtt_messages_received_total", "Publishes received on data topics.", nil, nil)
 	descBytes      = prometheus.NewDesc("quantrac_mqtt_payload_bytes_received_total", "Payload bytes received on data topics.", nil, nil)
 	descStoreFail  = prometheus.NewDesc("quantrac_mqtt_publish_store_failures_total", "Publishes not acknowledged because the store could not take them.", nil, nil)
+	descConnsOpen  = prometheus.NewDesc("quantrac_mqtt_connections_open", "MQTT connections open now, admitted or not yet.", nil, nil)
+	descGwConf     = prometheus.NewDesc("quantrac_mqtt_gateways_configured", "Gateways in the loaded gateways file.", nil, nil)
+	descGwConn     = prometheus.NewDesc("quantrac_mqtt_gateways_connected", "Authenticated gateways connected now, by province.", []string{"province"}, nil)
+	descRefusals   = prometheus.NewDesc("quantrac_mqtt_refusals_total", "Connections, publishes and subscriptions the broker refused, by reason.", []string{"reason"}, nil)
+	descThrottled  = prometheus.NewDesc("quantrac_mqtt_publishes_throttled_total", "Publishes the rate limit delayed (MQTT 3.1.1 and QoS 0).", nil, nil)
+	descGwReloads  = prometheus.NewDesc("quantrac_mqtt_gateway_reloads_total", "Successful reloads of the gateways file.", nil, nil)
 	descAccepted   = prometheus.NewDesc("quantrac_ingest_readings_accepted_total", "Samples accepted, by gateway.", []string{"province", "gateway"}, nil)
 	descRejected   = prometheus.NewDesc("quantrac_ingest_readings_rejected_total", "Readings or whole messages refused, by gateway and reason.", []string{"province", "gateway", "reason"}, nil)
 	descRefusedMsg = prometheus.NewDesc("quantrac_ingest_messages_refused_total", "Messages refused whole, by gateway.", []string{"province", "gateway"}, nil)
@@ -34,6 +40,7 @@ var (
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descMessages, descBytes, descStoreFail,
+		descConnsOpen, descGwConf, descGwConn, descRefusals, descThrottled, descGwReloads,
 		descAccepted, descRejected, descRefusedMsg, descIngestMsgs,
 		descSeries, descSamples, descCommits, descWALBytes, descFsync} {
 		ch <- d
@@ -46,6 +53,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(b.Messages))
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(b.Bytes))
 	ch <- prometheus.MustNewConstMetric(descStoreFail, prometheus.CounterValue, float64(b.StoreFailures))
+	ch <- prometheus.MustNewConstMetric(descConnsOpen, prometheus.GaugeValue, float64(b.ConnectionsOpen))
+	ch <- prometheus.MustNewConstMetric(descGwConf, prometheus.GaugeValue, float64(b.GatewaysConfigured))
+	for prov, n := range b.GatewaysConnected {
+		ch <- prometheus.MustNewConstMetric(descGwConn, prometheus.GaugeValue, float64(n), prov)
+	}
+	for _, r := range b.Refusals {
+		ch <- prometheus.MustNewConstMetric(descRefusals, prometheus.CounterValue, float64(r.Count), r.Reason)
+	}
+	ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(b.Throttled))
+	ch <- prometheus.MustNewConstMetric(descGwReloads, prometheus.CounterValue, float64(b.Reloads))
 
 	for _, g := range c.s.pipeline.Gateways() {
 		ch <- prometheus.MustNewConstMetric(descIngestMsgs, prometheus.CounterValue, float64(g.Messages.Load()), g.Province, g.Gateway)

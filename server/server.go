@@ -38,6 +38,9 @@ type Options struct {
 	// AllowAnonymous is the development mode: any MQTT client may connect
 	// and publish to any well-formed topic.
 	AllowAnonymous bool
+	// MQTT holds the broker's other listeners, TLS files, gateways file and
+	// limits (broker.Settings); zero fields take the broker's defaults.
+	MQTT broker.Settings
 	// ShutdownTimeout bounds Close. Default 10 s.
 	ShutdownTimeout time.Duration
 	// Logger; default slog.Default().
@@ -153,7 +156,9 @@ func Start(opts Options) (_ *Server, err error) {
 	mux.Handle("/metrics", s.metricsHandler())
 
 	s.broker, err = broker.Start(broker.Options{
+		Settings:       opts.MQTT,
 		TCPAddr:        opts.MQTTAddr,
+		StateDir:       filepath.Join(opts.DataDir, "mqtt"),
 		Pipeline:       s.pipeline,
 		AllowAnonymous: opts.AllowAnonymous,
 		Logger:         opts.Logger.With("component", "broker"),
@@ -176,6 +181,13 @@ func Start(opts Options) (_ *Server, err error) {
 // MQTTAddr returns the bound MQTT address.
 func (s *Server) MQTTAddr() string { return s.broker.TCPAddr() }
 
+// MQTTTLSAddr returns the bound MQTT-over-TLS address, or "" when it is off.
+func (s *Server) MQTTTLSAddr() string { return s.broker.TLSAddr() }
+
+// MQTTWSAddr returns the bound MQTT-over-WebSocket address, or "" when it is
+// off.
+func (s *Server) MQTTWSAddr() string { return s.broker.WSAddr() }
+
 // HTTPAddr returns the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
@@ -183,13 +195,17 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) DB() *tsdb.DB { return s.db }
 
 // Reload rereads the files an operator edits while the node runs: the
-// readers' tokens. A file that fails to load leaves the previous contents
-// in force.
+// readers' tokens, the MQTT gateways file and the MQTT TLS files. A file
+// that fails to load leaves the previous contents in force.
 func (s *Server) Reload() error {
+	var errs []error
 	if err := s.tokens.Reload(); err != nil {
-		return fmt.Errorf("cannot reload tokens: %w", err)
+		errs = append(errs, fmt.Errorf("cannot reload tokens: %w", err))
 	}
-	return nil
+	if err := s.broker.Reload(); err != nil {
+		errs = append(errs, fmt.Errorf("cannot reload MQTT gateways or TLS files: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops the node: it stops accepting MQTT and HTTP traffic, lets

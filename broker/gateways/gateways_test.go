@@ -2,6 +2,7 @@ package gateways
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,4 +157,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkCheckPassword gives what a connect costs in CPU at each cost:
+// docs/security.md sizes reconnect storms from it.
+func BenchmarkCheckPassword(b *testing.B) {
+	for _, cost := range []int{bcrypt.MinCost, bcrypt.DefaultCost} {
+		b.Run(fmt.Sprintf("cost=%d", cost), func(b *testing.B) {
+			h, err := HashPassword([]byte("correct horse battery staple"), cost)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !CheckPassword(h, []byte("correct horse battery staple")) {
+					b.Fatal("mismatch")
+				}
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 // Command quantrac is the Quantrac node and its command-line tools.
 //
 //	quantrac serve     run the node: MQTT broker, ingest, store, HTTP API
+//	quantrac gateway   manage the gateways file the MQTT broker admits
 //	quantrac query     run a PromQL query and print a table
 //	quantrac export    stream a selection to a file
 //	quantrac token     manage readers' tokens
@@ -25,6 +26,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the node: MQTT broker, ingest, store and HTTP API", runServe},
+		{"gateway", "manage the gateways file: add, list, remove", runGateway},
 		{"query", "run a PromQL query against a node and print a table", runQuery},
 		{"export", "stream a selection to a Parquet, Arrow, CSV or JSON lines file", runExport},
 		{"token", "add, list or revoke readers' tokens", runToken},

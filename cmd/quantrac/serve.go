@@ -28,7 +28,11 @@ func runServe(args []string) error {
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a clean shutdown may take")
 	fs.StringVar(&opts.TokensFile, "tokens", "", "readers' tokens file (default <data>/tokens.json)")
 	fs.StringVar(&opts.AuditLog, "audit-log", "", "audit log of every read, JSON lines (default <data>/audit.log)")
+	finishMQTT := mqttFlags(fs, &opts.MQTT)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := finishMQTT(); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
