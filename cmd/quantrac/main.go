@@ -30,6 +30,7 @@ func commands() []command {
 		{"query", "run a PromQL query against a node and print a table", runQuery},
 		{"export", "stream a selection to a Parquet, Arrow, CSV or JSON lines file", runExport},
 		{"token", "add, list or revoke readers' tokens", runToken},
+		{"inspect", "report the partitions, parts, series and bytes per sample of a data directory", runInspect},
 		{"version", "print the version", func([]string) error { fmt.Println(version); return nil }},
 	}
 }
