@@ -65,6 +65,11 @@ func measureIdle(t *testing.T, n int, useTLS bool) {
 	}
 	require.NoError(t, gateways.Write(file, entries))
 	s := broker.Settings{GatewaysFile: file, MaxConnections: n + 16}
+	if v := os.Getenv("QUANTRAC_IDLE_WRITE_QUEUE"); v != "" {
+		q, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		s.MaxWritesPending = int32(q)
+	}
 	caFile := ""
 	if useTLS {
 		pki := newTestPKI(t)
@@ -106,7 +111,9 @@ func measureIdle(t *testing.T, n int, useTLS bool) {
 	if useTLS {
 		budget = idleBudgetTLS
 	}
-	require.Less(t, heapStack, float64(budget), "an idle gateway costs more than the documented budget")
+	if s.MaxWritesPending == 0 {
+		require.Less(t, heapStack, float64(budget), "an idle gateway costs more than the documented budget")
+	}
 
 	require.NoError(t, stdin.Close()) // the helper closes its connections and exits
 	require.NoError(t, helper.Wait())
