@@ -55,7 +55,8 @@ type encScratch struct {
 	exc     []int32 // positions of decimal exceptions
 	body    []byte  // body in FOR (or other plain) form
 	body2   []byte  // body in Huffman form
-	hbest   []byte  // smallest Huffman data so far
+	hbest   []byte  // smallest Huffman data (and escapes) so far
+	esc     []byte  // Huffman escapes
 	z       []byte  // zstd output
 	bytes   []byte  // Huffman symbols
 	huff    huff0.Scratch

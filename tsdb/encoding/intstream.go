@@ -3,6 +3,7 @@ package encoding
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/klauspost/compress/huff0"
 )
@@ -13,21 +14,27 @@ import (
 //
 //   - FOR frames (first byte 0..64, the first frame's width): see appendFOR.
 //   - One Huffman-coded byte plane (first byte streamHuff1X or
-//     streamHuff4X): the stream's minimum as a zigzag varint, the length of
-//     the Huffman data as a uvarint, then the data as written by huff0
-//     (table, then one or four bitstreams), whose symbols are the values
-//     minus the minimum. Only offered when every value lies within 255 of
-//     the minimum.
+//     streamHuff4X): a base as a zigzag varint, the length of the Huffman
+//     data as a uvarint, the data as written by huff0 (table, then one or
+//     four bitstreams), then one zigzag varint for each escape symbol in
+//     the data, in order. Symbol s < 255 stands for base+s; symbol 255
+//     (escape) for base plus the next varint.
 //
 // Fixed-width frames cost the same for every value in a frame; Huffman
 // codes spend fewer bits on the common deltas, which is worth about 30%
-// on noisy sensors whose deltas cluster around zero. Huffman cannot go
-// below one bit a value, so runs of equal values stay with FOR frames
-// (width 0) and zstd.
+// on noisy sensors whose deltas cluster around zero. Escapes keep that
+// gain when a glitch reading or an outage puts a few values far away.
+// Huffman cannot go below one bit a value, so runs of equal values stay
+// with FOR frames (width 0) and zstd.
 const (
 	streamHuff1X = 0x80
 	streamHuff4X = 0x81
+	huffEscape   = 255
 )
+
+// maxEscapeShare bounds the escapes in a Huffman stream, as a divisor of
+// its length: past 1/16 the stream is too spread for one byte plane.
+const maxEscapeShare = 16
 
 // huff4XMin is the stream length from which the four-stream Huffman form
 // is used: its 6-byte jump table is noise there, and four interleaved
@@ -45,7 +52,8 @@ type streamChoice struct {
 	huffSize int // 0 when no candidate could be Huffman-coded
 	huffN    int
 	huffLo   int64
-	huffData []byte // aliases s.hbest
+	huffLen  int    // length of the Huffman data within huffData
+	huffData []byte // Huffman data then escapes; aliases s.hbest
 }
 
 func newStreamChoice() streamChoice {
@@ -62,14 +70,14 @@ func (c *streamChoice) consider(kind byte, head int, x []int64, s *encScratch) {
 	if forLen <= len(x)/8 {
 		return // Huffman spends at least a bit a value
 	}
-	h, lo, ok := huffmanInts(x, s)
+	h, esc, base, ok := huffmanInts(x, s)
 	if !ok {
 		return
 	}
-	size := head + 1 + varintLen(lo) + uvarintLen(uint64(len(h))) + len(h)
+	size := head + 1 + varintLen(base) + uvarintLen(uint64(len(h))) + len(h) + len(esc)
 	if c.huffSize == 0 || size < c.huffSize {
-		c.huffKind, c.huffSize, c.huffN, c.huffLo = kind, size, len(x), lo
-		c.huffData = append(s.hbest[:0], h...)
+		c.huffKind, c.huffSize, c.huffN, c.huffLo, c.huffLen = kind, size, len(x), base, len(h)
+		c.huffData = append(append(s.hbest[:0], h...), esc...)
 		s.hbest = c.huffData[:0]
 	}
 }
@@ -82,45 +90,71 @@ func (c *streamChoice) appendHuffStream(dst []byte) []byte {
 	}
 	dst = append(dst, tag)
 	dst = binary.AppendVarint(dst, c.huffLo)
-	dst = binary.AppendUvarint(dst, uint64(len(c.huffData)))
+	dst = binary.AppendUvarint(dst, uint64(c.huffLen))
 	return append(dst, c.huffData...)
 }
 
-// huffmanInts Huffman-codes x minus its minimum as bytes. The result
-// aliases s and is valid until s is used again.
-func huffmanInts(x []int64, s *encScratch) (out []byte, lo int64, ok bool) {
+// huffmanInts Huffman-codes x as one byte a value around a base, with an
+// escape for each value outside [base, base+254]. The base is the minimum
+// when all values fit that window, else the median less 127. ok is false
+// when more than 1/16 of the values would escape or huff0 finds nothing to
+// gain. The results alias s and are valid until s is used again.
+func huffmanInts(x []int64, s *encScratch) (data, esc []byte, base int64, ok bool) {
 	if len(x) < 2 {
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
 	lo, hi := x[0], x[0]
 	for _, v := range x[1:] {
 		lo = min(lo, v)
 		hi = max(hi, v)
 	}
-	if uint64(hi-lo) > 255 {
-		return nil, 0, false
+	base = lo
+	if uint64(hi-lo) >= huffEscape {
+		base = approxMedian(x) - 127
 	}
 	s.bytes = grow(s.bytes, len(x))
 	b := s.bytes
+	escBuf := s.esc[:0]
+	defer func() { s.esc = escBuf[:0] }() // keep the grown array
+	escapes, limit := 0, len(x)/maxEscapeShare
 	for i, v := range x {
-		b[i] = byte(v - lo)
+		if u := uint64(v - base); u < huffEscape {
+			b[i] = byte(u)
+			continue
+		}
+		if escapes++; escapes > limit {
+			return nil, nil, 0, false
+		}
+		b[i] = huffEscape
+		escBuf = binary.AppendVarint(escBuf, v-base)
 	}
 	s.huff.Reuse = huff0.ReusePolicyNone // each column carries its own table
 	var err error
 	if len(x) >= huff4XMin {
-		out, _, err = huff0.Compress4X(b, &s.huff)
+		data, _, err = huff0.Compress4X(b, &s.huff)
 	} else {
-		out, _, err = huff0.Compress1X(b, &s.huff)
+		data, _, err = huff0.Compress1X(b, &s.huff)
 	}
 	if err != nil { // incompressible, or one symbol only
-		return nil, 0, false
+		return nil, nil, 0, false
 	}
-	return out, lo, true
+	return data, escBuf, base, true
+}
+
+// approxMedian returns the median of up to 63 values spread evenly over x.
+func approxMedian(x []int64) int64 {
+	var sample [63]int64
+	k := min(len(x), len(sample))
+	for i := range k {
+		sample[i] = x[i*len(x)/k]
+	}
+	slices.Sort(sample[:k])
+	return sample[k/2]
 }
 
 // intReader reads an integer stream in chunks of at most miniBlock.
 type intReader struct {
-	p    []byte // FOR frames still to read; after the stream when Huffman
+	p    []byte // FOR frames, or the escapes of a Huffman stream, still to read
 	huff []byte // decoded Huffman symbols still to read
 	base int64
 }
@@ -172,6 +206,14 @@ func (r *intReader) next(t []int64) error {
 	sym := r.huff[:len(t)]
 	for i, b := range sym {
 		t[i] = r.base + int64(b)
+		if b == huffEscape {
+			d, k := binary.Varint(r.p)
+			if k <= 0 {
+				return corrupt("missing huffman escape")
+			}
+			t[i] = r.base + d
+			r.p = r.p[k:]
+		}
 	}
 	r.huff = r.huff[len(t):]
 	return nil

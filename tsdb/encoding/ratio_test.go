@@ -126,7 +126,7 @@ var maxValueBytes = map[string]map[string]float64{
 	},
 	"10s x 8192": {
 		"air_temperature_0.1C": 0.30, "humidity_0.1pct": 0.51, "rainfall_0.2mm": 0.02,
-		"water_level_0.01m": 0.46, "wind_speed_0.1mps": 0.59, "pm25_1ugm3": 0.40, "pm10_0.1ugm3": 0.97,
+		"water_level_0.01m": 0.46, "wind_speed_0.1mps": 0.59, "pm25_1ugm3": 0.40, "pm10_0.1ugm3": 0.93,
 		"energy_0.01kWh": 0.17, "voltage_0.1V": 0.61, "soil_moisture_0.1pct": 0.27,
 	},
 	"60s x 1h": {
@@ -136,7 +136,7 @@ var maxValueBytes = map[string]map[string]float64{
 	},
 	"60s x 8192": {
 		"air_temperature_0.1C": 0.41, "humidity_0.1pct": 0.63, "rainfall_0.2mm": 0.03,
-		"water_level_0.01m": 0.49, "wind_speed_0.1mps": 0.67, "pm25_1ugm3": 0.49, "pm10_0.1ugm3": 1.19,
+		"water_level_0.01m": 0.49, "wind_speed_0.1mps": 0.67, "pm25_1ugm3": 0.49, "pm10_0.1ugm3": 1.09,
 		"energy_0.01kWh": 0.32, "voltage_0.1V": 0.66, "soil_moisture_0.1pct": 0.33,
 	},
 }

@@ -132,6 +132,8 @@ func valueCases() map[string][]float64 {
 	for i := 3; i < len(someNaN); i += 97 {
 		someNaN[i] = math.NaN()
 	}
+	glitch := append([]float64(nil), temps[:360]...)
+	glitch[200] = 85 // a DS18B20's power-on reading
 	counter := genEnergy(rand.New(rand.NewPCG(11, 12)), 2000, 1)
 	accelerating := make([]float64, 2000)
 	for i, q := range quadratic(len(accelerating)) {
@@ -160,6 +162,7 @@ func valueCases() map[string][]float64 {
 		"stale in decimals":  withStale,
 		"sparse NaN":         someNaN,
 		"mixed NaN":          mixedNaN,
+		"glitch":             glitch,
 		"counter":            counter,
 		"accelerating":       accelerating,
 		"random bits":        randomBits,
@@ -248,4 +251,30 @@ func TestCodecStartsNoGoroutines(t *testing.T) {
 	got, err := c.DecodeValues(nil, col)
 	require.NoError(t, err)
 	requireSameBits(t, vals, got)
+}
+
+// TestOutliersKeepHuffman checks that one glitch reading, or one outage,
+// costs a few bytes (two Huffman escapes) instead of the Huffman form for
+// the whole block.
+func TestOutliersKeepHuffman(t *testing.T) {
+	c := newTestCodec(t)
+	temps := genTemperature(rand.New(rand.NewPCG(9, 10)), 360, 10)
+	glitch := append([]float64(nil), temps...)
+	glitch[200] = 85
+	clean, spiked := len(c.AppendValues(nil, temps)), len(c.AppendValues(nil, glitch))
+	t.Logf("360 temperatures: %d bytes, with one glitch %d", clean, spiked)
+	require.LessOrEqual(t, spiked, clean+24)
+
+	ts := genTimestamps(rand.New(rand.NewPCG(3, 4)), 360, 10, 30, 25)
+	gap := append([]int64(nil), ts...)
+	for i := 180; i < len(gap); i++ {
+		gap[i] += 6 * 3600 * 1000
+	}
+	col := c.AppendTimestamps(nil, gap)
+	t.Logf("360 jittered timestamps: %d bytes, with a 6 h outage %d (%s)",
+		len(c.AppendTimestamps(nil, ts)), len(col), kindName(col))
+	require.Less(t, len(col), 400) // FOR frames alone would take over 500
+	got, err := c.DecodeTimestamps(nil, col)
+	require.NoError(t, err)
+	require.Equal(t, gap, got)
 }
