@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/quantrac/quantrac/access"
@@ -101,6 +102,9 @@ type Server struct {
 	httpDone chan error
 	tokens   *access.Authenticator
 	audit    *os.File
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start opens the store and starts serving. On error, whatever had started
@@ -211,10 +215,16 @@ func (s *Server) Reload() error {
 // Close stops the node: it stops accepting MQTT and HTTP traffic, lets
 // requests in flight finish, commits what is queued and closes the store,
 // all within ShutdownTimeout.
+//
+// Close may be called more than once, from more than one goroutine: the
+// first call stops the server and every call returns its error.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
-	defer cancel()
-	return s.closeAll(ctx)
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+		defer cancel()
+		s.closeErr = s.closeAll(ctx)
+	})
+	return s.closeErr
 }
 
 func (s *Server) closeAll(ctx context.Context) error {

@@ -188,6 +188,16 @@ func TestCleanShutdownLeavesNoGoroutine(t *testing.T) {
 	c.Disconnect(100)
 	http.DefaultClient.CloseIdleConnections()
 	require.NoError(t, srv.Close())
+	// A second Close, as a deferred one after an explicit one would make,
+	// returns at once with the same answer.
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second Close blocked")
+	}
 }
 
 func splitAddr(t *testing.T, addr string) (string, string) {
