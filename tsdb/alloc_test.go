@@ -13,6 +13,9 @@ import (
 // whatever the number of samples in it: zero per sample. Steady state means
 // the series' head buffers have the room a flush leaves them.
 func TestAppendAllocatesNothingPerSample(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race allocates on its own")
+	}
 	for _, n := range []int{100, 10_000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			db := openManual(t, t.TempDir())

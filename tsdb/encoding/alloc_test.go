@@ -19,6 +19,9 @@ func newAllocTestCodec(t *testing.T) *Codec {
 // TestDecodeDoesNotAllocate holds the decoders to zero allocations when
 // dst has room, for every encoding (zstd and Huffman streams included).
 func TestDecodeDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race allocates on its own")
+	}
 	c := newAllocTestCodec(t)
 	tsCols, valCols := columnsOfEveryKind(t, c)
 	tsDst := make([]int64, 0, MaxBlockSamples)
@@ -44,6 +47,9 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 // TestEncodeDoesNotAllocate holds the encoders to zero allocations once
 // their scratch has grown and dst has room.
 func TestEncodeDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race allocates on its own")
+	}
 	c := newAllocTestCodec(t)
 	dst := make([]byte, 0, 16*MaxBlockSamples)
 	for name, ts := range timestampCases() {

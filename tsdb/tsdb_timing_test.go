@@ -1,0 +1,233 @@
+package tsdb
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/stretchr/testify/require"
+)
+
+// Benchmarks of the store's hot paths. Each reports samples/s; run them on
+// one core with -cpu 1 to read the figure per core (docs/storage.md,
+// "Measured figures", gives the commands and the results).
+
+// benchSeries creates n series shaped like the ingest path's.
+func benchSeries(b *testing.B, db *DB, n int) []SeriesRef {
+	refs := make([]SeriesRef, n)
+	for i := range refs {
+		refs[i] = metric(b, db, "air_temperature_celsius", "province", "ha-noi",
+			"gateway", fmt.Sprintf("hn-gw-%03d", i/100), "device", fmt.Sprintf("aws-%05d", i))
+	}
+	return refs
+}
+
+// fillRound adds one reading per series at slot s: 10 s apart, a few ms of
+// jitter, decimal values with one digit after the point.
+func fillRound(batch *Batch, refs []SeriesRef, s int64) {
+	base := int64(1_750_000_000_000) + s*10_000
+	for i, ref := range refs {
+		batch.Add(ref, base+int64(i*7%23), float64(250+int64(i%40)+s%9)/10)
+	}
+}
+
+func reportSamplesPerSecond(b *testing.B, samples int64) {
+	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkAppend measures the whole write path of one commit group: Append
+// copies the batch into the group, the committer encodes it as a WAL record,
+// writes and fsyncs it and adds it to the head, and Wait returns. Groups
+// hold one reading of every series. The head is flushed (untimed) every 16
+// groups, as the head budget would, so that the benchmark measures the
+// steady state in which the series' head buffers already have room.
+func BenchmarkAppend(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("samples_per_group=%d", n), func(b *testing.B) {
+			db := openManual(b, b.TempDir())
+			defer db.Close()
+			refs := benchSeries(b, db, n)
+			var batch Batch
+			var s, samples int64
+			round := func() {
+				batch.Reset()
+				fillRound(&batch, refs, s)
+				s++
+				c, err := db.Append(&batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 16 {
+				round()
+			}
+			require.NoError(b, db.flushNow())
+			b.ReportAllocs()
+			for b.Loop() {
+				round()
+				samples += int64(n)
+				if s%16 == 0 {
+					b.StopTimer()
+					require.NoError(b, db.flushNow())
+					b.StartTimer()
+				}
+			}
+			reportSamplesPerSecond(b, samples)
+		})
+	}
+}
+
+// BenchmarkWALCommit measures the WAL's share of a commit: encoding a group
+// of samples into a compressed record, writing it and the fsync.
+func BenchmarkWALCommit(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("samples_per_group=%d", n), func(b *testing.B) {
+			db := openManual(b, b.TempDir())
+			defer db.Close()
+			refs := benchSeries(b, db, n)
+			g := newPending()
+			var batch Batch
+			fillRound(&batch, refs, 0)
+			g.refs, g.ts, g.vals = batch.Refs, batch.Ts, batch.Vals
+			var samples, bytes int64
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := db.writeGroup(g); err != nil {
+					b.Fatal(err)
+				}
+				samples += int64(n)
+				bytes += int64(len(g.rec))
+			}
+			reportSamplesPerSecond(b, samples)
+			b.ReportMetric(float64(bytes)/float64(samples), "WAL-bytes/sample")
+		})
+	}
+}
+
+// BenchmarkFlush measures turning a full head into a part: the rotation,
+// sorting, block encoding of every series, the part file's write, fsync and
+// rename, and the removal of the WAL segments it covers. The head holds
+// 10 000 series of 24 samples each, the default budget's size.
+func BenchmarkFlush(b *testing.B) {
+	const series, perSeries = 10_000, 24
+	db := openManual(b, b.TempDir())
+	defer db.Close()
+	refs := benchSeries(b, db, series)
+	var batch Batch
+	var s, samples int64
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		batch.Reset()
+		for range perSeries {
+			fillRound(&batch, refs, s)
+			s++
+		}
+		appendWait(b, db, &batch)
+		b.StartTimer()
+		if err := db.flushNow(); err != nil {
+			b.Fatal(err)
+		}
+		samples += int64(batch.Len())
+	}
+	reportSamplesPerSecond(b, samples)
+}
+
+// BenchmarkReplay measures the start of a store whose head is only in the
+// WAL: 1 000 series with 2 000 samples each (2 M samples in groups of 10 000),
+// read back, decompressed and applied to the head.
+func BenchmarkReplay(b *testing.B) {
+	const series, rounds = 1_000, 2_000
+	dir := b.TempDir()
+	db := openManual(b, dir)
+	refs := benchSeries(b, db, series)
+	var batch Batch
+	for s := range int64(rounds) {
+		fillRound(&batch, refs, s)
+		if batch.Len() >= 10_000 {
+			appendWait(b, db, &batch)
+			batch.Reset()
+		}
+	}
+	appendWait(b, db, &batch)
+	db.stopForCrashTest()
+	var samples int64
+	b.ReportAllocs()
+	for b.Loop() {
+		db := openManual(b, dir)
+		if got := db.LastReplay().Samples(); got != series*rounds {
+			b.Fatalf("replayed %d samples, want %d", got, series*rounds)
+		}
+		samples += series * rounds
+		b.StopTimer()
+		db.stopForCrashTest()
+		b.StartTimer()
+	}
+	reportSamplesPerSecond(b, samples)
+}
+
+// BenchmarkRangeQuery runs PromQL range queries over one day of 1 000
+// series sampled every 10 s (8.64 M samples, flushed hourly and merged into
+// one part) at a 1 minute step: 1 440 steps a series. samples/s counts the
+// samples the queries cover.
+func BenchmarkRangeQuery(b *testing.B) {
+	const series = 1_000
+	const slots = 24 * 360
+	db := openManual(b, b.TempDir())
+	defer db.Close()
+	refs := benchSeries(b, db, series)
+	var batch Batch
+	for s := range int64(slots) {
+		fillRound(&batch, refs, s)
+		if (s+1)%60 == 0 {
+			appendWait(b, db, &batch)
+			batch.Reset()
+		}
+		if (s+1)%360 == 0 {
+			require.NoError(b, db.flushNow())
+		}
+	}
+	for db.mergeOnce(farFuture()) {
+	}
+	require.Equal(b, int64(series*slots), db.Stats().PartSamples)
+
+	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e8, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	start := time.UnixMilli(1_750_000_000_000)
+	end := start.Add(24*time.Hour - time.Minute)
+	for _, q := range []string{
+		`air_temperature_celsius`,
+		`avg_over_time(air_temperature_celsius[5m])`,
+		`max by (gateway) (air_temperature_celsius)`,
+	} {
+		b.Run(q, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				qry, err := eng.NewRangeQuery(context.Background(), db, nil, q, start, end, time.Minute)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res := qry.Exec(context.Background())
+				if res.Err != nil {
+					b.Fatal(res.Err)
+				}
+				m, err := res.Matrix()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(m) == 0 || len(m[0].Floats) != 1440 || math.IsNaN(m[0].Floats[0].F) {
+					b.Fatalf("unexpected answer: %d series", len(m))
+				}
+				qry.Close()
+				n++
+			}
+			reportSamplesPerSecond(b, int64(n)*series*slots)
+		})
+	}
+}
