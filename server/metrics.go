@@ -89,6 +89,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(storeCollector{s})
 	reg.MustRegister(collector{s},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

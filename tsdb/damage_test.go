@@ -61,6 +61,9 @@ func TestWALTornTail(t *testing.T) {
 	require.Equal(t, int64(8+last[1]/2), rs.TruncatedBytes(), "the torn record, frame included, is cut")
 	require.Equal(t, 0, rs.DroppedRecords())
 	require.Equal(t, 3, rs.Samples())
+	st := db.Stats()
+	require.Equal(t, [4]int64{3, 0, int64(8 + last[1]/2), 0},
+		[4]int64{st.ReplaySamples, st.ReplayDroppedRecords, st.ReplayTruncatedBytes, st.ReplayOrphanSamples})
 	got := selectAll(t, db, everything[0], everything[1], nameIs("water_level"))
 	require.Equal(t, []sample{{1000, 1.5}, {2000, 2.5}}, got[`{__name__="water_level", gauge="a"}`])
 	require.Equal(t, []sample{{2000, 20.5}}, got[`{__name__="water_level", gauge="b"}`])
@@ -85,6 +88,9 @@ func TestWALFlippedByte(t *testing.T) {
 	// labels to go with and is reported, not guessed.
 	require.Equal(t, 1, rs.OrphanSamples())
 	require.Equal(t, 2, rs.Samples())
+	st := db.Stats()
+	require.Equal(t, [4]int64{2, 1, 0, 1},
+		[4]int64{st.ReplaySamples, st.ReplayDroppedRecords, st.ReplayTruncatedBytes, st.ReplayOrphanSamples})
 	got := selectAll(t, db, everything[0], everything[1], nameIs("water_level"))
 	require.Equal(t, []sample{{1000, 1.5}, {3000, 3.5}}, got[`{__name__="water_level", gauge="a"}`])
 	require.Len(t, got, 1)

@@ -32,6 +32,15 @@ type Stats struct {
 	RetentionDropped  int64 // samples not flushed because older than the retention
 	BrokenParts       int64 // parts set aside at start because they did not open
 	BrokenSeriesFiles int64 // series files skipped at start because damaged
+
+	// What the WAL replay at start found and had to drop (LastReplay has
+	// the detail): records whose checksum failed or that did not decode,
+	// bytes cut from torn segment tails, and samples whose series definition
+	// was in a dropped record.
+	ReplaySamples        int64
+	ReplayDroppedRecords int64
+	ReplayTruncatedBytes int64
+	ReplayOrphanSamples  int64
 }
 
 // FsyncBuckets are the upper bounds, in seconds, of the fsync latency
@@ -59,6 +68,11 @@ func (db *DB) Stats() Stats {
 		BrokenParts:       db.stats.brokenParts.Load(),
 		BrokenSeriesFiles: db.stats.brokenSeriesFiles.Load(),
 	}
+	rs := db.LastReplay()
+	st.ReplaySamples = int64(rs.Samples())
+	st.ReplayDroppedRecords = int64(rs.DroppedRecords())
+	st.ReplayTruncatedBytes = rs.TruncatedBytes()
+	st.ReplayOrphanSamples = int64(rs.OrphanSamples())
 	db.state.RLock()
 	st.Partitions = len(db.state.partitions)
 	for _, ps := range db.state.partitions {
