@@ -88,6 +88,16 @@ func listSeriesFiles(dir string) ([]seriesFile, error) {
 // series file, durably.
 func writeSeriesFile(dir string, enc *zstd.Encoder, series []*memSeries) (seriesFile, error) {
 	first, last := series[0].ref, series[len(series)-1].ref
+	b := encodeSeriesFile(enc, series)
+	sf := seriesFile{name: filepath.Join(dir, fmt.Sprintf("%d-%d%s", first, last, seriesExt)), first: first, last: last}
+	if err := writeFileDurably(sf.name, b); err != nil {
+		return seriesFile{}, err
+	}
+	return sf, nil
+}
+
+// encodeSeriesFile returns the bytes of a series file holding series.
+func encodeSeriesFile(enc *zstd.Encoder, series []*memSeries) []byte {
 	raw := binary.AppendUvarint(nil, uint64(len(series)))
 	var prev SeriesRef
 	for _, s := range series {
@@ -104,12 +114,7 @@ func writeSeriesFile(dir string, enc *zstd.Encoder, series []*memSeries) (series
 	b := []byte{seriesMagic[0], seriesMagic[1], seriesMagic[2], seriesMagic[3], seriesVersion, 0, 0, 0}
 	b = enc.EncodeAll(raw, b)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	b = append(b, seriesMagic...)
-	sf := seriesFile{name: filepath.Join(dir, fmt.Sprintf("%d-%d%s", first, last, seriesExt)), first: first, last: last}
-	if err := writeFileDurably(sf.name, b); err != nil {
-		return seriesFile{}, err
-	}
-	return sf, nil
+	return append(b, seriesMagic...)
 }
 
 // writeFileDurably writes b under a temporary name, fsyncs it, renames it to
@@ -143,6 +148,12 @@ func readSeriesFile(name string, dec *zstd.Decoder, fn func(SeriesRef, labels.La
 	if err != nil {
 		return fmt.Errorf("cannot read series file: %w", err)
 	}
+	return decodeSeriesFile(name, b, dec, fn)
+}
+
+// decodeSeriesFile calls fn for every series in b, the bytes of the series
+// file name, in ref order.
+func decodeSeriesFile(name string, b []byte, dec *zstd.Decoder, fn func(SeriesRef, labels.Labels)) error {
 	n := len(b)
 	if n < 16 || string(b[:4]) != seriesMagic || string(b[n-4:]) != seriesMagic {
 		return fmt.Errorf("%w %s: bad magic", errSeriesFile, name)
