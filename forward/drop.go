@@ -30,6 +30,12 @@ func (d *destination) requestDrop() {
 func (d *destination) drop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// A batch whose request succeeded as the drop was asked for is
+	// delivered: the watermark is taken once every sender has settled, so
+	// that it is neither counted as dropped nor sent again.
+	for _, s := range d.shards {
+		s.settle()
+	}
 	from, _ := d.watermarkLocked()
 	for _, s := range d.shards {
 		s.discard()

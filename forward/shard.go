@@ -84,17 +84,24 @@ func (s *shard) pending() (Position, int64, bool) {
 	return Position{}, 0, false
 }
 
-// discard forgets the shard's batches (a drop). Senders must already have
-// been told to abandon theirs (the epoch's context is cancelled); it waits
-// until the sender has finished or parked its batch.
+// settle waits until the sender has finished or parked its batch. The
+// sender must already have been told to abandon it (the epoch's context is
+// cancelled), and takes no other while the epoch stays cancelled: after
+// settle, what the shard holds is undelivered, and stays put.
+func (s *shard) settle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.busy && s.parked == nil && !s.stop {
+		s.cond.Wait()
+	}
+}
+
+// discard forgets the shard's batches (a drop), after settle.
 func (s *shard) discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.filling.reset()
 	s.flush = false
-	for s.busy && s.parked == nil && !s.stop {
-		s.cond.Wait()
-	}
 	if b := s.parked; b != nil {
 		b.reset()
 		s.spare, s.parked, s.busy = b, nil, false

@@ -19,6 +19,7 @@ import (
 	"github.com/quantrac/quantrac/access"
 	"github.com/quantrac/quantrac/api"
 	"github.com/quantrac/quantrac/broker"
+	"github.com/quantrac/quantrac/forward"
 	"github.com/quantrac/quantrac/ingest/httpingest"
 	"github.com/quantrac/quantrac/ingest/pipeline"
 	"github.com/quantrac/quantrac/tsdb"
@@ -55,6 +56,10 @@ type Options struct {
 	// AuditLog is the file every query, series lookup and export is
 	// recorded in, as JSON lines. Default <DataDir>/audit.log.
 	AuditLog string
+	// Forward, when it names destinations, forwards every committed sample
+	// by remote write (package forward). Its Dir defaults to
+	// <DataDir>/forward and its Logger to Logger. No destinations: off.
+	Forward forward.Options
 }
 
 // Default addresses, loopback only: exposing a node is a decision.
@@ -88,6 +93,12 @@ func (o *Options) setDefaults() {
 	if o.AuditLog == "" {
 		o.AuditLog = filepath.Join(o.DataDir, "audit.log")
 	}
+	if o.Forward.Dir == "" {
+		o.Forward.Dir = filepath.Join(o.DataDir, "forward")
+	}
+	if o.Forward.Logger == nil {
+		o.Forward.Logger = o.Logger
+	}
 }
 
 // Server is a running node.
@@ -96,6 +107,7 @@ type Server struct {
 	log      *slog.Logger
 	db       *tsdb.DB
 	pipeline *pipeline.Pipeline
+	forward  *forward.Forwarder // nil when not forwarding
 	broker   *broker.Broker
 	http     *http.Server
 	httpLn   net.Listener
@@ -122,7 +134,14 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open store: %w", err)
 	}
-	s.pipeline, err = pipeline.New(pipeline.Options{Store: s.db, Logger: opts.Logger.With("component", "ingest")})
+	po := pipeline.Options{Store: s.db, Logger: opts.Logger.With("component", "ingest")}
+	if len(opts.Forward.Destinations) > 0 {
+		if s.forward, err = forward.Open(opts.Forward); err != nil {
+			return nil, fmt.Errorf("cannot start forwarding: %w", err)
+		}
+		po.Forwarder = s.forward
+	}
+	s.pipeline, err = pipeline.New(po)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create ingest pipeline: %w", err)
 	}
@@ -198,6 +217,10 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 // DB returns the node's store.
 func (s *Server) DB() *tsdb.DB { return s.db }
 
+// Forwarder returns the node's forwarding, or nil when it has no
+// destinations.
+func (s *Server) Forwarder() *forward.Forwarder { return s.forward }
+
 // Reload rereads the files an operator edits while the node runs: the
 // readers' tokens, the MQTT gateways file and the MQTT TLS files. A file
 // that fails to load leaves the previous contents in force.
@@ -240,6 +263,11 @@ func (s *Server) closeAll(ctx context.Context) error {
 		}
 		if err := <-s.httpDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("HTTP server failed: %w", err))
+		}
+	}
+	if s.forward != nil { // after every writer has stopped
+		if err := s.forward.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close forward queue: %w", err))
 		}
 	}
 	if s.db != nil {

@@ -29,10 +29,14 @@ func runServe(args []string) error {
 	fs.StringVar(&opts.TokensFile, "tokens", "", "readers' tokens file (default <data>/tokens.json)")
 	fs.StringVar(&opts.AuditLog, "audit-log", "", "audit log of every read, JSON lines (default <data>/audit.log)")
 	finishMQTT := mqttFlags(fs, &opts.MQTT)
+	finishForward := forwardFlags(fs, &opts.Forward)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := finishMQTT(); err != nil {
+		return err
+	}
+	if err := finishForward(); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -11,41 +11,61 @@ import (
 //
 // Matchers follow Prometheus semantics: a series without label L has L = "",
 // so a matcher that accepts the empty string ({L!="x"}, {L=~".*"}, {L=""})
-// also selects series that lack L. Such matchers are applied by subtracting
+// also selects series that lack L. Such matchers are applied by removing
 // the series whose L has a value the matcher refuses; every other matcher by
-// intersecting the postings of the values it accepts. With no matcher that
+// keeping the series whose L has a value it accepts. With no matcher that
 // narrows, the selection starts from every series.
+//
+// The matchers are applied from the fewest series they name to the most.
+// Once the selection is small next to the postings a matcher names, each
+// selected ref is looked up in those postings by binary search instead of
+// merging them, so {__name__="m", device="d", province=~"h.*"} costs a few
+// probes even when the province regexp accepts most of a million series.
+// A regular expression is still tried against every value of its label
+// name (not every series): that is the cost of a regexp on a label with
+// very many values.
 func (ix *Index) Select(ms ...*labels.Matcher) []uint64 {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 
-	var (
-		acc     []uint32
-		started bool
-		subs    [][]uint32
-	)
+	keeps := make([]postingsSet, 0, len(ms))
+	var drops []postingsSet
 	for _, m := range ms {
 		if m.Matches("") {
 			// Series whose value of m.Name is refused: drop them.
-			subs = append(subs, ix.unionLocked(m.Name, func(v string) bool { return !m.Matches(v) }))
+			if ps := ix.valuesLocked(m.Name, func(v string) bool { return !m.Matches(v) }); ps.n > 0 {
+				drops = append(drops, ps)
+			}
 			continue
 		}
-		p := ix.postingsLocked(m)
-		if !started {
-			acc, started = p, true
+		ps := ix.acceptedLocked(m)
+		if ps.n == 0 {
+			return nil
+		}
+		keeps = append(keeps, ps)
+	}
+	slices.SortFunc(keeps, func(a, b postingsSet) int { return a.n - b.n })
+	var acc []uint32
+	if len(keeps) == 0 {
+		acc = ix.mu.all
+	} else {
+		acc = union(keeps[0].lists)
+	}
+	for _, ps := range keeps[min(1, len(keeps)):] {
+		if ps.probeCheaper(len(acc)) {
+			acc = filter(acc, ps.lists, true)
 		} else {
-			acc = intersect(acc, p)
+			acc = intersect(acc, union(ps.lists))
 		}
 		if len(acc) == 0 {
 			return nil
 		}
 	}
-	if !started {
-		acc = ix.mu.all
-	}
-	for _, s := range subs {
-		if len(s) > 0 {
-			acc = subtract(acc, s)
+	for _, ps := range drops {
+		if ps.probeCheaper(len(acc)) {
+			acc = filter(acc, ps.lists, false)
+		} else {
+			acc = subtract(acc, union(ps.lists))
 		}
 	}
 	out := make([]uint64, len(acc))
@@ -55,46 +75,82 @@ func (ix *Index) Select(ms ...*labels.Matcher) []uint64 {
 	return out
 }
 
-// postingsLocked returns the series a matcher that refuses "" selects: the
-// union of the postings of the values of m.Name that it accepts. The result
-// may alias a postings list; callers must not modify it. Called with the read
-// lock held.
-func (ix *Index) postingsLocked(m *labels.Matcher) []uint32 {
-	e := ix.mu.names[m.Name]
-	if e == nil {
-		return nil
-	}
-	switch m.Type {
-	case labels.MatchEqual:
-		return e.values[m.Value]
-	case labels.MatchRegexp:
-		if set := m.SetMatches(); len(set) > 0 {
-			var lists [][]uint32
-			for _, v := range set {
-				if p := e.values[v]; len(p) > 0 {
-					lists = append(lists, p)
-				}
-			}
-			return union(lists)
-		}
-	}
-	return ix.unionLocked(m.Name, m.Matches)
+// postingsSet is the postings of the values of one label name that a
+// matcher accepts (or refuses), not yet merged: n refs in all.
+type postingsSet struct {
+	lists [][]uint32
+	n     int
 }
 
-// unionLocked returns the union of the postings of the values of name for
-// which keep is true. Called with the read lock held.
-func (ix *Index) unionLocked(name string, keep func(string) bool) []uint32 {
-	e := ix.mu.names[name]
-	if e == nil {
-		return nil
+func (ps *postingsSet) add(p []uint32) {
+	if len(p) > 0 {
+		ps.lists = append(ps.lists, p)
+		ps.n += len(p)
 	}
-	var lists [][]uint32
-	for v, p := range e.values {
-		if keep(v) {
-			lists = append(lists, p)
+}
+
+// probeCheaper reports whether looking each of k refs up in the lists by
+// binary search costs less than merging the lists.
+func (ps postingsSet) probeCheaper(k int) bool {
+	return k*len(ps.lists)*16 < ps.n
+}
+
+// filter returns the refs of acc that are in one of lists (keep) or in none
+// of them (!keep), in a new slice.
+func filter(acc []uint32, lists [][]uint32, keep bool) []uint32 {
+	out := make([]uint32, 0, len(acc))
+	for _, r := range acc {
+		in := false
+		for _, l := range lists {
+			if _, found := slices.BinarySearch(l, r); found {
+				in = true
+				break
+			}
+		}
+		if in == keep {
+			out = append(out, r)
 		}
 	}
-	return union(lists)
+	return out
+}
+
+// acceptedLocked returns the postings of the values of m.Name that m, a
+// matcher that refuses "", accepts. Called with the read lock held.
+func (ix *Index) acceptedLocked(m *labels.Matcher) postingsSet {
+	e := ix.mu.names[m.Name]
+	if e == nil {
+		return postingsSet{}
+	}
+	var ps postingsSet
+	switch m.Type {
+	case labels.MatchEqual:
+		ps.add(e.values[m.Value])
+		return ps
+	case labels.MatchRegexp:
+		if set := m.SetMatches(); len(set) > 0 {
+			for _, v := range set {
+				ps.add(e.values[v])
+			}
+			return ps
+		}
+	}
+	return ix.valuesLocked(m.Name, m.Matches)
+}
+
+// valuesLocked returns the postings of the values of name for which keep
+// is true. Called with the read lock held.
+func (ix *Index) valuesLocked(name string, keep func(string) bool) postingsSet {
+	e := ix.mu.names[name]
+	if e == nil {
+		return postingsSet{}
+	}
+	var ps postingsSet
+	for v, p := range e.values {
+		if keep(v) {
+			ps.add(p)
+		}
+	}
+	return ps
 }
 
 // union merges ascending lists into one ascending list without duplicates.
