@@ -21,6 +21,7 @@ type msgState struct {
 	p        *Pipeline
 	msg      *Message
 	gw       *GatewayStats
+	memo     *seriesMemo // gw's
 	now      time.Time
 	min, max int64 // accepted timestamp window, Unix ms
 
@@ -55,6 +56,7 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	k = append(k, '/')
 	k = append(k, msg.Gateway...)
 	s.gw = s.p.gateways.get(k, msg.Identity)
+	s.memo = s.gw.seriesMemo()
 	k[len(msg.Province)] = 0
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
@@ -132,14 +134,17 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 	}
 	s.key = k
 	h := s.p.cache.hash(k)
-	e := s.p.cache.get(h, k)
+	e := s.memo.get(h, k)
 	if e == nil {
-		ref, lset, reason, err := s.create(metric)
-		if err != nil {
-			s.Invalid(reason, err)
-			return
+		if e = s.p.cache.get(h, k); e == nil {
+			ref, lset, reason, err := s.create(metric)
+			if err != nil {
+				s.Invalid(reason, err)
+				return
+			}
+			e = s.p.cache.put(h, k, ref, lset)
 		}
-		e = s.p.cache.put(h, k, ref, lset)
+		s.memo.put(e)
 	}
 	s.batch.Add(e.ref, ts, v)
 	if s.p.opts.Forwarder != nil {
