@@ -97,8 +97,20 @@ func (s *qseries) segments() []chunkenc.Iterable {
 		for inside < len(mem) && mem[inside].t <= hi {
 			inside++
 		}
-		if b := cluster[0].meta; n == 1 && inside == 0 && b.MinT >= s.mint && b.MaxT <= s.maxt {
-			segs = append(segs, newBlockSeg(cluster[0], cache))
+		if b := cluster[0].meta; n == 1 && inside == 0 {
+			if b.MinT >= s.mint && b.MaxT <= s.maxt {
+				segs = append(segs, newBlockSeg(cluster[0], cache))
+				continue
+			}
+			// A block at an edge of the range: decoded now and cut.
+			trimmed, err := trimBlock(cluster[0], s.mint, s.maxt, cache.scratch())
+			if err != nil {
+				segs = append(segs, &errSeg{err: err})
+				return segs
+			}
+			if len(trimmed) > 0 {
+				segs = append(segs, trimmed)
+			}
 			continue
 		}
 		merged, err := mergeCluster(cluster, mem[:inside], s.mint, s.maxt)
@@ -115,6 +127,27 @@ func (s *qseries) segments() []chunkenc.Iterable {
 		segs = append(segs, mem)
 	}
 	return segs
+}
+
+// trimBlock decodes a block that overlaps nothing else and returns its
+// samples in [mint, maxt], using buf to decode.
+func trimBlock(b qblock, mint, maxt int64, buf *part.BlockBuffer) (fsamples, error) {
+	if err := b.r.ReadBlock(b.meta, buf); err != nil {
+		return nil, err
+	}
+	lo, _ := slices.BinarySearch(buf.TS, mint)
+	hi, found := slices.BinarySearch(buf.TS, maxt)
+	if found {
+		hi++
+	}
+	if lo >= hi {
+		return nil, nil
+	}
+	out := make(fsamples, hi-lo)
+	for i := range out {
+		out[i] = fsample{t: buf.TS[lo+i], f: buf.Vals[lo+i]}
+	}
+	return out, nil
 }
 
 // mergeCluster decodes overlapping blocks and merges them with in-memory
@@ -180,6 +213,15 @@ type decodeCache struct {
 	bufs  [2]part.BlockBuffer
 	owner [2]*blockSeg
 	last  int
+}
+
+// scratch returns a buffer for decoding a block that is copied out at
+// once. Only segments uses it, before any lazy block is decoded.
+func (c *decodeCache) scratch() *part.BlockBuffer {
+	if c.owner[0] != nil {
+		panic("BUG: tsdb: scratch buffer asked for after a lazy block was decoded")
+	}
+	return &c.bufs[0]
 }
 
 // blockSeg is a part block read lazily. It implements storage.Samples for
