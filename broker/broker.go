@@ -26,7 +26,6 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/quantrac/quantrac/broker/sessionlog"
-	"github.com/quantrac/quantrac/ingest/pipeline"
 )
 
 // Listener ids, as they appear in logs and mochi's client records.
@@ -136,7 +135,7 @@ func (b *Broker) capabilities() *mqtt.Capabilities {
 }
 
 func (b *Broker) addHooks() error {
-	b.hook = &hook{b: b, errLast: map[pipeline.Identity]time.Time{}}
+	b.hook = &hook{b: b}
 	if err := b.mqtt.AddHook(b.hook, nil); err != nil {
 		return fmt.Errorf("cannot add broker hook: %w", err)
 	}

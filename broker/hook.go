@@ -25,10 +25,32 @@ type hook struct {
 	mqtt.HookBase
 	b *Broker
 
-	// errMu guards the time of the last error report per gateway, so a
-	// gateway that sends garbage in a loop gets one report a second.
-	errMu   sync.Mutex
-	errLast map[pipeline.Identity]time.Time
+	// reports holds the time of the last error report per gateway, so a
+	// gateway that sends garbage in a loop gets one report a second;
+	// rebirths does the same for Sparkplug rebirth requests.
+	reports, rebirths everyGateway
+}
+
+// everyGateway remembers when something was last done for each gateway.
+type everyGateway struct {
+	mu   sync.Mutex
+	last map[pipeline.Identity]time.Time
+}
+
+// allow reports whether at least every has passed since the last allowed
+// call for id, and if so records now. It forgets everyone once it holds
+// more than limit identities, so anonymous clients cannot grow it.
+func (e *everyGateway) allow(id pipeline.Identity, now time.Time, every time.Duration, limit int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if last, ok := e.last[id]; ok && now.Sub(last) < every {
+		return false
+	}
+	if e.last == nil || len(e.last) > limit {
+		e.last = map[pipeline.Identity]time.Time{}
+	}
+	e.last[id] = now
+	return true
 }
 
 func (h *hook) ID() string { return "quantrac" }
@@ -154,12 +176,18 @@ func (h *hook) ingest(cl *mqtt.Client, id pipeline.Identity, f pipeline.Format, 
 	var pe *pipeline.PayloadError
 	switch {
 	case err == nil:
+		if res.Rebirth {
+			h.requestRebirth(id)
+		}
 		if res.Rejected > 0 {
 			h.report(id, payloadReport(pk.TopicName, res.FirstReason.String(), res.FirstError, res))
 		}
 		return pk, nil
 	case errors.As(err, &pe):
 		b.stats.refused[refusePayload].Add(1) // the pipeline logs it, at its own bounded rate
+		if res.Rebirth {
+			h.requestRebirth(id)
+		}
 		h.report(id, payloadReport(pk.TopicName, pe.Reason.String(), pe.Err, res))
 		if v5 && durable {
 			return pk, packets.ErrPayloadFormatInvalid
@@ -240,17 +268,9 @@ func payloadReport(topic, reason string, err error, res pipeline.Result) errorRe
 // per gateway.
 func (h *hook) report(id pipeline.Identity, r errorReport) {
 	now := time.Now()
-	h.errMu.Lock()
-	if last, ok := h.errLast[id]; ok && now.Sub(last) < time.Second {
-		h.errMu.Unlock()
+	if !h.reports.allow(id, now, time.Second, h.identityLimit()) {
 		return
 	}
-	if len(h.errLast) > 4*len(h.b.gateways.Load().byID)+1024 {
-		clear(h.errLast) // forget anonymous identities rather than grow
-	}
-	h.errLast[id] = now
-	h.errMu.Unlock()
-
 	r.Time = now.UTC()
 	body, _ := json.Marshal(r)
 	if err := h.b.mqtt.Publish(ErrorTopic(id.Province, id.Gateway), body, false, 0); err != nil {

@@ -56,6 +56,7 @@ type counters struct {
 	messages  atomic.Int64
 	bytes     atomic.Int64
 	throttled atomic.Int64
+	rebirths  atomic.Int64
 	reloads   atomic.Int64
 	refused   [numRefuseReasons]atomic.Int64
 }
@@ -89,6 +90,8 @@ type Stats struct {
 	// Throttled counts publishes the rate limit delayed rather than refused
 	// (MQTT 3.1.1 and QoS 0).
 	Throttled int64
+	// RebirthRequests counts Sparkplug rebirth commands sent to gateways.
+	RebirthRequests int64
 	// Refusals counts refusals by reason, every reason included.
 	Refusals []Refusal
 	// Refused counts messages whose payload was refused whole, and
@@ -111,6 +114,7 @@ func (b *Broker) Stats() Stats {
 		Messages:           b.stats.messages.Load(),
 		Bytes:              b.stats.bytes.Load(),
 		Throttled:          b.stats.throttled.Load(),
+		RebirthRequests:    b.stats.rebirths.Load(),
 		Refused:            b.stats.refused[refusePayload].Load(),
 		StoreFailures:      b.stats.refused[refuseStoreFailure].Load(),
 		Reloads:            b.stats.reloads.Load(),

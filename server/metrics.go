@@ -26,6 +26,7 @@ var (
 	descGwConn     = prometheus.NewDesc("quantrac_mqtt_gateways_connected", "Authenticated gateways connected now, by province.", []string{"province"}, nil)
 	descRefusals   = prometheus.NewDesc("quantrac_mqtt_refusals_total", "Connections, publishes and subscriptions the broker refused, by reason.", []string{"reason"}, nil)
 	descThrottled  = prometheus.NewDesc("quantrac_mqtt_publishes_throttled_total", "Publishes the rate limit delayed (MQTT 3.1.1 and QoS 0).", nil, nil)
+	descRebirths   = prometheus.NewDesc("quantrac_sparkplug_rebirth_requests_total", "Sparkplug rebirth commands (NCMD) sent to gateways.", nil, nil)
 	descGwReloads  = prometheus.NewDesc("quantrac_mqtt_gateway_reloads_total", "Successful reloads of the gateways file.", nil, nil)
 	descAccepted   = prometheus.NewDesc("quantrac_ingest_readings_accepted_total", "Samples accepted, by gateway.", []string{"province", "gateway"}, nil)
 	descRejected   = prometheus.NewDesc("quantrac_ingest_readings_rejected_total", "Readings or whole messages refused, by gateway and reason.", []string{"province", "gateway", "reason"}, nil)
@@ -40,7 +41,7 @@ var (
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descMessages, descBytes, descStoreFail,
-		descConnsOpen, descGwConf, descGwConn, descRefusals, descThrottled, descGwReloads,
+		descConnsOpen, descGwConf, descGwConn, descRefusals, descThrottled, descRebirths, descGwReloads,
 		descAccepted, descRejected, descRefusedMsg, descIngestMsgs,
 		descSeries, descSamples, descCommits, descWALBytes, descFsync} {
 		ch <- d
@@ -62,6 +63,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRefusals, prometheus.CounterValue, float64(r.Count), r.Reason)
 	}
 	ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(b.Throttled))
+	ch <- prometheus.MustNewConstMetric(descRebirths, prometheus.CounterValue, float64(b.RebirthRequests))
 	ch <- prometheus.MustNewConstMetric(descGwReloads, prometheus.CounterValue, float64(b.Reloads))
 
 	for _, g := range c.s.pipeline.Gateways() {
