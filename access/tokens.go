@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/quantrac/quantrac/ingest"
 )
 
 // FileVersion is the tokens file format version this package reads and
@@ -124,22 +126,10 @@ func (g *WriteGrant) validate(t Token) error {
 		return fmt.Errorf("token %q: a write grant names either a gateway or relay, not both or neither", t.Name)
 	case g.Gateway != "" && (len(t.Provinces) != 1 || t.Provinces[0] == AllProvinces):
 		return fmt.Errorf("token %q: a gateway's write token names exactly one province", t.Name)
-	case g.Gateway != "" && !validGatewayID(g.Gateway):
+	case g.Gateway != "" && !ingest.ValidGatewayID(g.Gateway):
 		return fmt.Errorf("token %q: gateway id %q: want 1 to 64 letters, digits, '-' or '_'", t.Name, g.Gateway)
 	}
 	return nil
-}
-
-func validGatewayID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // validName accepts 1 to 64 letters, digits, '.', '-' and '_': names go into

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/quantrac/quantrac/ingest"
 	"github.com/quantrac/quantrac/province"
 )
 
@@ -38,7 +39,7 @@ const (
 	none           = "-"
 	// MaxIDLen bounds a gateway id, which is also an MQTT client id and a
 	// label value.
-	MaxIDLen = 64
+	MaxIDLen = ingest.MaxGatewayIDLen
 	// ReservedID is mochi's own inline client id; a gateway may not take it.
 	ReservedID = "inline"
 	// maxLineLen bounds a line of the file, so a corrupt file cannot make
@@ -62,19 +63,8 @@ type Entry struct {
 }
 
 // ValidID reports whether id is a well-formed gateway id: 1 to 64 letters,
-// digits, '-' or '_'. It does not allocate.
-func ValidID(id string) bool {
-	if id == "" || len(id) > MaxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// digits, '-' or '_' (ingest.ValidGatewayID). It does not allocate.
+func ValidID(id string) bool { return ingest.ValidGatewayID(id) }
 
 // Validate reports whether e is a usable entry on its own.
 func (e *Entry) Validate() error {

@@ -167,7 +167,7 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, labels.Labels, ingest.
 		if _, ok := province.Lookup(prov); !ok {
 			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("relayed province %q is not one of the 34 slugs", prov)
 		}
-		if !validRelayValue(gw) {
+		if !ingest.ValidGatewayID(gw) {
 			return 0, labels.EmptyLabels(), ingest.ReasonLabel, fmt.Errorf("relayed gateway %q is not a valid gateway id", gw)
 		}
 	}
@@ -194,21 +194,6 @@ func (s *msgState) create(metric []byte) (tsdb.SeriesRef, labels.Labels, ingest.
 	}
 	s.p.series.Add(1)
 	return ref, lset, ingest.ReasonNone, nil
-}
-
-// validRelayValue checks a relayed gateway label: 1 to 64 letters, digits,
-// '-' or '_', as the broker requires of gateway ids.
-func validRelayValue(v string) bool {
-	if v == "" || len(v) > 64 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func checkLabelValue(t ingest.Tag, maxLen int) error {
