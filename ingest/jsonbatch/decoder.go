@@ -8,17 +8,18 @@
 //	  "fields": {"air_temperature_celsius": 27.4, "door_open": false}}]}
 //
 // The schema, the outcome of every malformed case and the limits are
-// specified in docs/payload-formats.md. Parsing uses a reused
-// github.com/valyala/fastjson parser, so a Decoder allocates nothing per
-// message once its scratch space has grown to the largest message seen.
+// specified in docs/payload-formats.md. A schema-aware scanner (scan.go)
+// reads the payload in place, so a Decoder allocates nothing per message
+// once its index has grown to the largest message seen.
 package jsonbatch
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
-	"github.com/valyala/fastjson"
+	"github.com/valyala/fastjson/fastfloat"
 
 	"github.com/quantrac/quantrac/ingest"
 )
@@ -35,20 +36,19 @@ type Result struct {
 	Samples, Invalid int
 }
 
-// Decoder decodes JSON batches. It holds the parser and scratch space that
+// Decoder decodes JSON batches. It holds the index and scratch space that
 // make decoding allocation-free, so keep one per goroutine (for example one
 // per publisher connection, or in a sync.Pool) and reuse it. A Decoder is
 // not safe for concurrent use.
 type Decoder struct {
 	opts      Options
-	parser    fastjson.Parser
+	sc        scanner
+	idx       index
 	tags      []ingest.Tag
 	deviceKey []byte
-
-	// Per-reading state shared with the object visitors; valid only while
-	// Decode runs.
-	tagErr error
-	tagWhy ingest.Reason
+	// strs holds the decoded form of the current reading's escaped strings
+	// (rare); the Sink's slices into it stay valid during its calls.
+	strs []byte
 }
 
 // New returns a Decoder with the given limits (zero fields take defaults).
@@ -68,43 +68,41 @@ func New(opts Options) (*Decoder, error) {
 // sink.Invalid once per skipped reading or field, in payload order.
 //
 // It returns a *PayloadError, having made no Sink call, when the message is
-// refused as a whole. The byte slices given to the Sink alias the
-// decoder's copy of payload and are valid only during the call; payload
-// itself is not modified or retained.
+// refused as a whole. The byte slices given to the Sink alias payload (or,
+// for a string with escapes, the decoder's scratch space) and are valid
+// only during the call; payload is not modified or retained.
 func (d *Decoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 	res := Result{Seq: -1}
-	v, err := d.parser.ParseBytes(payload)
-	if err != nil {
+	if err := d.sc.scan(payload, &d.idx); err != nil {
 		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
 	}
-	top := v.GetObject()
-	if top == nil {
-		return res, schemaError("the message is %s, not an object", v.Type())
+	idx := &d.idx
+	if idx.top != kObject {
+		return res, schemaError("the message is %s, not an object", kindNames[idx.top])
 	}
-	if s := top.Get("seq"); s != nil {
-		n, err := s.Int64()
+	if s := idx.seq; s.kind != kNone {
+		n, err := d.int64(s)
 		if err != nil || n < 0 {
-			return res, schemaError(`"seq" is %s, not a non-negative integer`, s)
+			return res, schemaError(`"seq" is %s, not a non-negative integer`, d.text(s))
 		}
 		res.Seq = n
 	}
-	rv := top.Get("readings")
-	if rv == nil {
+	switch idx.readings.kind {
+	case kNone:
 		return res, schemaError(`"readings" is missing`)
+	case kArray:
+	default:
+		return res, schemaError(`"readings" is %s, not an array`, kindNames[idx.readings.kind])
 	}
-	if rv.Type() != fastjson.TypeArray {
-		return res, schemaError(`"readings" is %s, not an array`, rv.Type())
-	}
-	readings := rv.GetArray()
-	res.Readings = len(readings)
-	if n := countValues(readings); n > d.opts.MaxReadings {
+	res.Readings = len(idx.items)
+	if n := idx.values; n > d.opts.MaxReadings {
 		return res, &PayloadError{
 			Reason: ingest.ReasonTooManyReadings,
 			Err:    fmt.Errorf("%d values, limit %d", n, d.opts.MaxReadings),
 		}
 	}
-	for i, r := range readings {
-		d.reading(i, r, sink, &res)
+	for i := range idx.items {
+		d.reading(i, &idx.items[i], sink, &res)
 	}
 	return res, nil
 }
@@ -113,128 +111,147 @@ func schemaError(format string, args ...any) error {
 	return &PayloadError{Reason: ingest.ReasonSchema, Err: fmt.Errorf(format, args...)}
 }
 
-// countValues counts the fields of all readings, so that a message over the
-// limit is refused before anything is emitted.
-func countValues(readings []*fastjson.Value) int {
-	n := 0
-	for _, r := range readings {
-		if o := r.GetObject(); o != nil {
-			if f := o.Get("fields"); f != nil {
-				if fo := f.GetObject(); fo != nil {
-					n += fo.Len()
-				}
-			}
-		}
+// raw returns the bytes of r: a string's raw contents, another value's text.
+func (d *Decoder) raw(r ref) []byte { return d.sc.b[r.start:r.end] }
+
+// text returns r as it was written, for messages.
+func (d *Decoder) text(r ref) string {
+	if r.kind == kString {
+		return `"` + string(d.raw(r)) + `"`
 	}
-	return n
+	return string(d.raw(r))
 }
 
-// reading decodes readings[i]; a problem with the reading as a whole skips
-// it, a problem with one field skips only that field.
-func (d *Decoder) reading(i int, r *fastjson.Value, sink ingest.Sink, res *Result) {
+// str returns the decoded contents of the string r.
+func (d *Decoder) str(r ref) []byte {
+	if !r.escaped {
+		return d.raw(r)
+	}
+	n := len(d.strs)
+	d.strs = appendUnescaped(d.strs, d.raw(r))
+	return d.strs[n:len(d.strs):len(d.strs)]
+}
+
+// number parses the number r; its text is only read during the call.
+func (d *Decoder) number(r ref) (float64, error) {
+	return fastfloat.Parse(unsafeString(d.raw(r)))
+}
+
+func (d *Decoder) int64(r ref) (int64, error) {
+	if r.kind != kNumber {
+		return 0, fmt.Errorf("%s is not a number", kindNames[r.kind])
+	}
+	return fastfloat.ParseInt64(unsafeString(d.raw(r)))
+}
+
+// unsafeString views b as a string for a parse that does not keep it.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// reading decodes one indexed element of "readings"; a problem with the
+// reading as a whole skips it, a problem with one field skips only that
+// field.
+func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 	invalid := func(why ingest.Reason, format string, args ...any) {
 		res.Invalid++
 		sink.Invalid(why, fmt.Errorf("reading %d: "+format, append([]any{i}, args...)...))
 	}
-	o := r.GetObject()
-	if o == nil {
-		invalid(ingest.ReasonSchema, "is %s, not an object", r.Type())
+	d.strs = d.strs[:0]
+	if r.self.kind != kObject {
+		invalid(ingest.ReasonSchema, "is %s, not an object", kindNames[r.self.kind])
 		return
 	}
-	dv := o.Get("device")
-	if dv == nil || dv.Type() != fastjson.TypeString {
+	if r.device.kind != kString {
 		invalid(ingest.ReasonSchema, `"device" is missing or not a string`)
 		return
 	}
-	device := dv.GetStringBytes()
+	device := d.str(r.device)
 	if len(device) == 0 || len(device) > d.opts.MaxTagValueLen {
 		invalid(ingest.ReasonLabel, `"device" is empty or longer than %d bytes`, d.opts.MaxTagValueLen)
 		return
 	}
-	tv := o.Get("ts")
-	if tv == nil {
+	if r.ts.kind == kNone {
 		invalid(ingest.ReasonTimestamp, `"ts" is missing`)
 		return
 	}
-	ts, err := tv.Int64()
+	ts, err := d.int64(r.ts)
 	if err != nil {
 		invalid(ingest.ReasonTimestamp, `"ts" is not an integer of Unix milliseconds: %w`, err)
 		return
 	}
-	fv := o.Get("fields")
-	fields := fv.GetObject() // nil when fv is nil or not an object
-	if fields == nil || fields.Len() == 0 {
+	if r.fields.kind != kObject || r.nFields == 0 {
 		invalid(ingest.ReasonSchema, `"fields" is missing, not an object, or empty`)
 		return
 	}
 	d.tags = append(d.tags[:0], ingest.Tag{Key: d.deviceKey, Value: device})
-	if xv := o.Get("tags"); xv != nil {
-		if why, err := d.extraTags(xv); err != nil {
+	if r.tags.kind != kNone {
+		if why, err := d.extraTags(r); err != nil {
 			invalid(why, "%w", err)
 			return
 		}
 	}
-	fields.Visit(func(key []byte, v *fastjson.Value) {
+	for _, m := range d.idx.members[r.fieldsAt : r.fieldsAt+r.nFields] {
+		key := d.str(m.key)
 		if len(key) > d.opts.MaxMetricNameLen || !validMetricName(key) {
 			invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
-			return
+			continue
 		}
 		var x float64
-		switch v.Type() {
-		case fastjson.TypeNumber:
-			f, err := v.Float64()
+		switch m.val.kind {
+		case kNumber:
+			f, err := d.number(m.val)
 			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-				invalid(ingest.ReasonValue, "field %q: %s is not a finite number", key, v)
-				return
+				invalid(ingest.ReasonValue, "field %q: %s is not a finite number", key, d.raw(m.val))
+				continue
 			}
 			x = f
-		case fastjson.TypeTrue:
+		case kTrue:
 			x = 1
-		case fastjson.TypeFalse:
+		case kFalse:
 			x = 0
 		default:
-			invalid(ingest.ReasonValue, "field %q is %s, not a number or boolean", key, v.Type())
-			return
+			invalid(ingest.ReasonValue, "field %q is %s, not a number or boolean", key, kindNames[m.val.kind])
+			continue
 		}
 		res.Samples++
 		sink.Sample(key, d.tags, ts, x)
-	})
+	}
 }
 
 var errTagsNotObject = errors.New(`"tags" is not an object`)
 
 // extraTags appends the reading's "tags" to d.tags, or says why the reading
 // must be skipped.
-func (d *Decoder) extraTags(xv *fastjson.Value) (ingest.Reason, error) {
-	xo := xv.GetObject()
-	if xo == nil {
+func (d *Decoder) extraTags(r *readingRef) (ingest.Reason, error) {
+	if r.tags.kind != kObject {
 		return ingest.ReasonSchema, errTagsNotObject
 	}
-	if 1+xo.Len() > d.opts.MaxTags {
-		return ingest.ReasonTooManyLabels, fmt.Errorf("%d tags, limit %d", 1+xo.Len(), d.opts.MaxTags)
+	if n := 1 + int(r.nTags); n > d.opts.MaxTags {
+		return ingest.ReasonTooManyLabels, fmt.Errorf("%d tags, limit %d", n, d.opts.MaxTags)
 	}
-	d.tagErr, d.tagWhy = nil, ingest.ReasonNone
-	xo.Visit(func(key []byte, v *fastjson.Value) {
-		if d.tagErr != nil {
-			return
+	for _, m := range d.idx.members[r.tagsAt : r.tagsAt+r.nTags] {
+		key := d.str(m.key)
+		if why, err := d.checkTag(key, m.val); err != nil {
+			return why, err
 		}
-		d.tagWhy, d.tagErr = d.checkTag(key, v)
-		if d.tagErr == nil {
-			d.tags = append(d.tags, ingest.Tag{Key: key, Value: v.GetStringBytes()})
-		}
-	})
-	return d.tagWhy, d.tagErr
+		d.tags = append(d.tags, ingest.Tag{Key: key, Value: d.str(m.val)})
+	}
+	return ingest.ReasonNone, nil
 }
 
-func (d *Decoder) checkTag(key []byte, v *fastjson.Value) (ingest.Reason, error) {
+func (d *Decoder) checkTag(key []byte, v ref) (ingest.Reason, error) {
 	switch {
 	case len(key) > d.opts.MaxTagKeyLen || !validTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is not a valid label name", key)
 	case reservedTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is reserved", key)
-	case v.Type() != fastjson.TypeString:
-		return ingest.ReasonSchema, fmt.Errorf("tag %q is %s, not a string", key, v.Type())
-	case len(v.GetStringBytes()) > d.opts.MaxTagValueLen:
+	case v.kind != kString:
+		return ingest.ReasonSchema, fmt.Errorf("tag %q is %s, not a string", key, kindNames[v.kind])
+	case len(d.str(v)) > d.opts.MaxTagValueLen:
 		return ingest.ReasonLabel, fmt.Errorf("tag %q value longer than %d bytes", key, d.opts.MaxTagValueLen)
 	}
 	for _, t := range d.tags {

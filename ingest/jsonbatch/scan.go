@@ -1,0 +1,450 @@
+package jsonbatch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+)
+
+// The scanner reads a JSON batch in place, in one pass that checks the
+// syntax of the whole message and indexes what the schema needs: the first
+// "seq" and "readings" members of the top-level object and, for each
+// element of "readings", where its first "device", "ts", "tags" and
+// "fields" members are and how many fields and tags it has. Nothing is
+// emitted until the pass has succeeded, so a message refused for its syntax
+// or its size makes no Sink call. The emitting pass (decoder.go) then walks
+// only the indexed values and each reading's "tags" and "fields" objects.
+//
+// The grammar is the one github.com/valyala/fastjson (the decoder this
+// scanner replaced) accepts, so no message changes its outcome: JSON, plus
+// NaN and Inf spellings as numbers (refused later as values), and strings
+// whose escapes are decoded on a best-effort basis (an unknown escape is
+// kept as written). TestScannerMatchesFastjson and FuzzJSONReference hold
+// the two to the same outcome on every input.
+
+// maxDepth bounds nesting, as fastjson does.
+const maxDepth = 300
+
+// Value kinds, named as in error messages.
+const (
+	kNone byte = iota
+	kObject
+	kArray
+	kString
+	kNumber
+	kTrue
+	kFalse
+	kNull
+)
+
+var kindNames = [...]string{kNone: "missing", kObject: "object", kArray: "array", kString: "string",
+	kNumber: "number", kTrue: "true", kFalse: "false", kNull: "null"}
+
+// ref locates one value in the payload. For a string, start and end bound
+// the raw bytes between the quotes; for other values, the value's text.
+type ref struct {
+	start, end int32
+	kind       byte
+	escaped    bool // a string with a backslash: decode it before use
+}
+
+// readingRef indexes one element of "readings".
+type readingRef struct {
+	self                     ref // kind and, for messages, text
+	device, ts, tags, fields ref
+	nFields, nTags           int32
+	fieldsAt, tagsAt         int32 // where the members of fields and tags start in index.members
+}
+
+// index is what the scanning pass learned about a message.
+type index struct {
+	top           byte // the kind of the top-level value
+	seq, readings ref
+	items         []readingRef
+	members       []member // of every reading's "fields" and "tags" objects
+	values        int      // fields of all readings, for MaxReadings
+}
+
+type scanner struct {
+	b       []byte
+	idx     *index
+	scratch []byte // decoded keys, for comparing escaped member names
+	count   int32  // members of the object scanned in modeMembers
+}
+
+// Object scanning modes: what to do with each member besides checking it.
+const (
+	modePlain   = iota
+	modeTop     // index "seq" and "readings"
+	modeReading // index "device", "ts", "tags" and "fields"
+	modeMembers // index the members in index.members, count them in scanner.count
+)
+
+var errEmpty = errors.New("cannot parse empty string")
+
+// syntaxErr says what is wrong where.
+func (s *scanner) syntaxErr(i int, what string) error {
+	end := min(i+16, len(s.b))
+	if i > len(s.b) {
+		i = len(s.b)
+	}
+	return fmt.Errorf("cannot parse JSON at byte %d: %s (near %q)", i, what, s.b[i:end])
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// scan checks the syntax of the whole message and fills idx.
+func (s *scanner) scan(b []byte, idx *index) error {
+	s.b, s.idx = b, idx
+	*idx = index{items: idx.items[:0], members: idx.members[:0]}
+	i := skipSpace(b, 0)
+	if i == len(b) {
+		return errEmpty
+	}
+	var err error
+	if b[i] == '{' {
+		idx.top = kObject
+		i, err = s.object(i+1, 1, modeTop)
+	} else {
+		var r ref
+		r, i, err = s.valueRef(i, 0)
+		idx.top = r.kind
+	}
+	if err != nil {
+		return err
+	}
+	if i = skipSpace(b, i); i != len(b) {
+		return s.syntaxErr(i, "unexpected data after the top-level value")
+	}
+	return nil
+}
+
+// object scans the members of an object whose '{' precedes i, nested
+// depth deep, and returns the index after its '}'.
+func (s *scanner) object(i, depth, mode int) (int, error) {
+	b := s.b
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return i, s.syntaxErr(i, "want '\"' to open an object key")
+		}
+		key, j, err := s.str(i + 1)
+		if err != nil {
+			return j, err
+		}
+		if i = skipSpace(b, j); i >= len(b) || b[i] != ':' {
+			return i, s.syntaxErr(i, "want ':' after an object key")
+		}
+		i = skipSpace(b, i+1)
+		switch mode {
+		case modeTop:
+			i, err = s.topMember(key, i, depth)
+		case modeReading:
+			i, err = s.readingMember(key, i, depth)
+		case modeMembers:
+			var v ref
+			v, i, err = s.valueRef(i, depth)
+			s.idx.members = append(s.idx.members, member{key: key, val: v})
+			s.count++
+		default:
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		if i = skipSpace(b, i); i >= len(b) {
+			return i, s.syntaxErr(i, "unexpected end of object")
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.syntaxErr(i, "want ',' or '}' after an object value")
+		}
+	}
+}
+
+// array scans the elements of an array whose '[' precedes i, nested depth
+// deep; with readings set, each element is indexed as a reading.
+func (s *scanner) array(i, depth int, readings bool) (int, error) {
+	b := s.b
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		i = skipSpace(b, i)
+		if readings {
+			i, err = s.readingElem(i, depth)
+		} else {
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		if i = skipSpace(b, i); i >= len(b) {
+			return i, s.syntaxErr(i, "unexpected end of array")
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return i + 1, nil
+		default:
+			return i, s.syntaxErr(i, "want ',' or ']' after an array value")
+		}
+	}
+}
+
+// value checks the value at i, nested in depth containers, and returns the
+// index after it.
+func (s *scanner) value(i, depth int) (int, error) {
+	_, end, err := s.valueRef(i, depth)
+	return end, err
+}
+
+// valueRef checks the value at i, inside depth containers, and locates
+// it. As in fastjson, a value of any kind more than maxDepth deep is an
+// error.
+func (s *scanner) valueRef(i, depth int) (ref, int, error) {
+	b := s.b
+	if i >= len(b) {
+		return ref{}, i, s.syntaxErr(i, "missing value")
+	}
+	if depth >= maxDepth {
+		return ref{}, i, s.syntaxErr(i, fmt.Sprintf("nesting deeper than %d", maxDepth))
+	}
+	r := ref{start: int32(i)}
+	var err error
+	end := i
+	switch c := b[i]; {
+	case c == '{':
+		r.kind = kObject
+		end, err = s.object(i+1, depth+1, modePlain)
+	case c == '[':
+		r.kind = kArray
+		end, err = s.array(i+1, depth+1, false)
+	case c == '"':
+		r, end, err = s.str(i + 1)
+		return r, end, err
+	case c == 't' || c == 'f':
+		word := "true"
+		r.kind = kTrue
+		if c == 'f' {
+			word, r.kind = "false", kFalse
+		}
+		if !bytes.HasPrefix(b[i:], []byte(word)) {
+			return r, i, s.syntaxErr(i, "unexpected value")
+		}
+		end = i + len(word)
+	case c == 'n' && bytes.HasPrefix(b[i:], []byte("null")):
+		r.kind, end = kNull, i+4
+	default:
+		r.kind = kNumber
+		end, err = s.number(i)
+	}
+	r.end = int32(end)
+	return r, end, err
+}
+
+// number scans a number as fastjson does: a run of digits, signs, points
+// and exponent letters, or NaN or Inf (any case, Inf with a sign).
+func (s *scanner) number(i int) (int, error) {
+	b := s.b
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if '0' <= c && c <= '9' || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+' {
+			continue
+		}
+		if j == i || j == i+1 && (b[i] == '-' || b[i] == '+') {
+			if len(b)-j >= 3 && (bytes.EqualFold(b[j:j+3], []byte("inf")) || bytes.EqualFold(b[j:j+3], []byte("nan"))) {
+				return j + 3, nil
+			}
+			return j, s.syntaxErr(j, "unexpected character")
+		}
+		return j, nil
+	}
+	return len(b), nil
+}
+
+// str scans a string whose opening quote precedes i; it returns its raw
+// bytes and the index after the closing quote. A backslash escapes the
+// byte after it, so a quote preceded by an odd number of backslashes is
+// escaped, as fastjson reads it. Strings here are short (names, device
+// ids): a byte loop beats IndexByte calls and eight-bytes-at-a-time tests.
+func (s *scanner) str(i int) (ref, int, error) {
+	b := s.b
+	r := ref{start: int32(i), kind: kString}
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			r.end = int32(j)
+			return r, j + 1, nil
+		case '\\':
+			r.escaped = true
+			j++
+		}
+	}
+	return r, len(b), s.syntaxErr(i-1, "missing closing '\"'")
+}
+
+// keyIs reports whether the raw key k names want.
+func (s *scanner) keyIs(k ref, want string) bool {
+	raw := s.b[k.start:k.end]
+	if !k.escaped {
+		return string(raw) == want
+	}
+	s.scratch = appendUnescaped(s.scratch[:0], raw)
+	return string(s.scratch) == want
+}
+
+// topMember indexes the first "seq" and "readings" of the top object.
+func (s *scanner) topMember(key ref, i, depth int) (int, error) {
+	switch {
+	case s.idx.readings.kind == kNone && s.keyIs(key, "readings"):
+		if i < len(s.b) && s.b[i] == '[' {
+			s.idx.readings = ref{start: int32(i), kind: kArray}
+			return s.array(i+1, depth+1, true)
+		}
+		r, end, err := s.valueRef(i, depth)
+		s.idx.readings = r
+		return end, err
+	case s.idx.seq.kind == kNone && s.keyIs(key, "seq"):
+		r, end, err := s.valueRef(i, depth)
+		s.idx.seq = r
+		return end, err
+	}
+	return s.value(i, depth)
+}
+
+// readingElem indexes one element of "readings".
+func (s *scanner) readingElem(i, depth int) (int, error) {
+	s.idx.items = append(s.idx.items, readingRef{})
+	it := &s.idx.items[len(s.idx.items)-1]
+	if i < len(s.b) && s.b[i] == '{' {
+		it.self = ref{start: int32(i), kind: kObject}
+		return s.object(i+1, depth+1, modeReading)
+	}
+	r, end, err := s.valueRef(i, depth)
+	it.self = r
+	return end, err
+}
+
+// readingMember indexes the first device, ts, tags and fields of the
+// reading being scanned, counting the members of tags and fields.
+func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
+	it := &s.idx.items[len(s.idx.items)-1]
+	var dst *ref
+	var count, at *int32
+	switch {
+	case it.device.kind == kNone && s.keyIs(key, "device"):
+		dst = &it.device
+	case it.ts.kind == kNone && s.keyIs(key, "ts"):
+		dst = &it.ts
+	case it.fields.kind == kNone && s.keyIs(key, "fields"):
+		dst, count, at = &it.fields, &it.nFields, &it.fieldsAt
+	case it.tags.kind == kNone && s.keyIs(key, "tags"):
+		dst, count, at = &it.tags, &it.nTags, &it.tagsAt
+	default:
+		return s.value(i, depth)
+	}
+	if count != nil && i < len(s.b) && s.b[i] == '{' {
+		*dst = ref{start: int32(i), kind: kObject}
+		s.count, *at = 0, int32(len(s.idx.members))
+		end, err := s.object(i+1, depth+1, modeMembers)
+		*count = s.count
+		dst.end = int32(end)
+		if dst == &it.fields {
+			s.idx.values += int(s.count)
+		}
+		return end, err
+	}
+	r, end, err := s.valueRef(i, depth)
+	*dst = r
+	return end, err
+}
+
+// member is one member of an indexed object, for the emitting pass.
+type member struct {
+	key ref
+	val ref
+}
+
+// appendUnescaped decodes the escapes of a raw JSON string as fastjson
+// does: the JSON escapes, \u with UTF-16 surrogate pairs, and anything
+// else (an unknown or short escape) kept as written.
+func appendUnescaped(dst, raw []byte) []byte {
+	for len(raw) > 0 {
+		n := bytes.IndexByte(raw, '\\')
+		if n < 0 {
+			return append(dst, raw...)
+		}
+		dst = append(dst, raw[:n]...)
+		raw = raw[n+1:]
+		if len(raw) == 0 {
+			return append(dst, '\\')
+		}
+		c := raw[0]
+		raw = raw[1:]
+		switch c {
+		case '"', '\\', '/':
+			dst = append(dst, c)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			dst, raw = appendUnicodeEscape(dst, raw)
+		default:
+			dst = append(dst, '\\', c)
+		}
+	}
+	return dst
+}
+
+// appendUnicodeEscape decodes the XXXX (and a following \uXXXX low
+// surrogate) after a \u.
+func appendUnicodeEscape(dst, raw []byte) ([]byte, []byte) {
+	if len(raw) < 4 {
+		return append(dst, `\u`...), raw
+	}
+	x, err := strconv.ParseUint(string(raw[:4]), 16, 16)
+	if err != nil {
+		return append(dst, `\u`...), raw
+	}
+	hex := raw[:4]
+	raw = raw[4:]
+	if !utf16.IsSurrogate(rune(x)) {
+		return append(dst, string(rune(x))...), raw
+	}
+	if len(raw) < 6 || raw[0] != '\\' || raw[1] != 'u' {
+		return append(append(dst, `\u`...), hex...), raw
+	}
+	x1, err := strconv.ParseUint(string(raw[2:6]), 16, 16)
+	if err != nil {
+		return append(append(dst, `\u`...), hex...), raw
+	}
+	return append(dst, string(utf16.DecodeRune(rune(x), rune(x1)))...), raw[6:]
+}
