@@ -33,7 +33,7 @@ type testBroker struct {
 	addr string
 	// refuse, if set, decides which payloads the broker answers on the
 	// gateway's errors topic, as the platform does for malformed ones.
-	refuse func(payload []byte) bool
+	refuse func(topic string, payload []byte) bool
 
 	closeOnce sync.Once
 
@@ -110,14 +110,13 @@ func (h *captureHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pa
 	b := h.b
 	b.mu.Lock()
 	b.mu.msgs = append(b.mu.msgs, message{client: cl.ID, topic: pk.TopicName, payload: bytes.Clone(pk.Payload)})
-	refuse := b.refuse != nil && b.refuse(pk.Payload)
+	refuse := b.refuse != nil && b.refuse(pk.TopicName, pk.Payload)
 	if refuse {
 		b.mu.refused++
 	}
 	b.mu.Unlock()
 	if refuse {
-		errTopic := pk.TopicName[:strings.LastIndexByte(pk.TopicName, '/')] + "/errors"
-		go b.srv.Publish(errTopic, []byte(`{"reason":"syntax"}`), false, 1)
+		go b.srv.Publish(errorsTopicOf(pk.TopicName), []byte(`{"reason":"syntax"}`), false, 1)
 	}
 	return pk, nil
 }
@@ -136,6 +135,16 @@ func (h *allowHook) Provides(x byte) bool {
 func (h *allowHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
 
 func (h *allowHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+
+// errorsTopicOf returns the errors topic of the gateway that published on
+// topic (telemetry/<p>/<g>/<format> or spBv1.0/<p>/<verb>/<g>[/<device>]).
+func errorsTopicOf(topic string) string {
+	parts := strings.Split(topic, "/")
+	if parts[0] == "spBv1.0" {
+		return "telemetry/" + parts[1] + "/" + parts[3] + "/errors"
+	}
+	return "telemetry/" + parts[1] + "/" + parts[2] + "/errors"
+}
 
 // passwordHook admits a client whose username is its client id and whose
 // password is "pw-" + its client id.

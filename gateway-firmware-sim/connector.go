@@ -14,6 +14,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/quantrac/quantrac/gateway-firmware-sim/wire"
 )
 
 // conn is one established MQTT connection of a gateway. Every connection
@@ -22,9 +24,93 @@ import (
 // queue already resends what was not acknowledged.
 type conn struct {
 	client mqtt.Client
+	bdSeq  uint64 // Sparkplug birth/death sequence number of this connection
 	mu     struct {
 		sync.Mutex
 		link *linkConn // the TCP connection under MQTT (and TLS)
+	}
+
+	// Set by start, when the publisher adopts the connection.
+	topic string        // data topic of JSON and line-protocol flights
+	send  chan *flight  // publisher -> sender, in window order
+	done  chan *flight  // waiter -> publisher, completed, in the same order
+	stop  chan struct{} // closed by the publisher when it abandons the connection
+}
+
+// start runs the connection's sender and waiter goroutines. paho's Publish
+// can block: for as long as the broker applies backpressure, and for the
+// whole write timeout when it races with the loss of the connection (paho
+// stops taking publishes before it reports the loss). So the publisher
+// never calls it: the sender does, in window order, and the waiter reports
+// each flight once all its publishes have completed. capacity is at least
+// the publisher's window, so handing a flight over never blocks.
+func (c *conn) start(topic string, capacity int, wg *sync.WaitGroup) {
+	c.topic = topic
+	c.send = make(chan *flight, capacity)
+	c.done = make(chan *flight, capacity)
+	c.stop = make(chan struct{})
+	sent := make(chan *flight, capacity)
+	wg.Go(func() { c.sender(sent) })
+	wg.Go(func() { c.waiter(sent) })
+}
+
+func (c *conn) sender(sent chan<- *flight) {
+	for {
+		select {
+		case f := <-c.send:
+			if !c.publish(f) {
+				return
+			}
+			select {
+			case sent <- f:
+			case <-c.stop:
+				return
+			}
+		case <-c.stop:
+			return
+		}
+	}
+}
+
+// publish hands the messages of f to paho. It gives up (and reports false)
+// when the publisher abandons the connection, so that a Sparkplug flight of
+// many messages does not wait out the write timeout once per message.
+func (c *conn) publish(f *flight) bool {
+	f.toks = f.toks[:0]
+	if len(f.msgs) == 0 {
+		f.toks = append(f.toks, c.client.Publish(c.topic, f.qos, false, f.payload))
+		return true
+	}
+	for _, m := range f.msgs {
+		select {
+		case <-c.stop:
+			return false
+		default:
+		}
+		f.toks = append(f.toks, c.client.Publish(m.Topic, f.qos, false, f.payload[m.Start:m.End]))
+	}
+	return true
+}
+
+func (c *conn) waiter(sent <-chan *flight) {
+	for {
+		select {
+		case f := <-sent:
+			for _, t := range f.toks {
+				select {
+				case <-t.Done():
+				case <-c.stop:
+					return
+				}
+			}
+			select {
+			case c.done <- f:
+			case <-c.stop:
+				return
+			}
+		case <-c.stop:
+			return
+		}
 	}
 }
 
@@ -82,24 +168,40 @@ type lostEvent struct {
 // connector dials the broker for one gateway, with exponential backoff and
 // jitter between failed attempts. The publisher says whether it wants a
 // connection; the connector delivers one connection per request.
+//
+// Wishes are numbered. A wish made while a connection was being dialled is
+// settled when the publisher takes that connection; the connector ignores
+// it if it reads it later. Acting on it would dial a second connection with
+// the same client id, and the broker would drop the first for it.
 type connector struct {
-	g    *gateway
-	want chan bool // latest wish of the publisher; capacity 1
-	out  chan *conn
-	lost chan lostEvent
-	done <-chan struct{} // closed when the publisher exits
-	rng  *rand.Rand
+	g       *gateway
+	want    chan wish // latest wish of the publisher; capacity 1
+	wishes  uint64    // number of the publisher's last wish; the publisher owns it
+	settled atomic.Uint64
+	out     chan *conn
+	lost    chan lostEvent
+	rebirth chan struct{}   // the platform asked for Sparkplug births; capacity 1
+	done    <-chan struct{} // closed when the publisher exits
+	rng     *rand.Rand
+	bdSeq   uint64 // next Sparkplug bdSeq; the connector goroutine owns it
 }
 
 func newConnector(g *gateway, done <-chan struct{}) *connector {
 	return &connector{
-		g:    g,
-		want: make(chan bool, 1),
-		out:  make(chan *conn),
-		lost: make(chan lostEvent, 4),
-		done: done,
-		rng:  rand.New(rand.NewPCG(g.key, uint64(time.Now().UnixNano()))),
+		g:       g,
+		want:    make(chan wish, 1),
+		out:     make(chan *conn),
+		lost:    make(chan lostEvent, 4),
+		rebirth: make(chan struct{}, 1),
+		done:    done,
+		rng:     rand.New(rand.NewPCG(g.key, uint64(time.Now().UnixNano()))),
 	}
+}
+
+// wish is the publisher's wish for a connection, numbered from 1.
+type wish struct {
+	want bool
+	id   uint64
 }
 
 // request replaces the publisher's wish. Only the publisher calls it.
@@ -108,7 +210,19 @@ func (c *connector) request(want bool) {
 	case <-c.want:
 	default:
 	}
-	c.want <- want
+	c.wishes++
+	c.want <- wish{want: want, id: c.wishes}
+}
+
+// taken settles every wish made so far: the publisher calls it when it
+// receives a connection, before it makes another wish.
+func (c *connector) taken() { c.settled.Store(c.wishes) }
+
+// read applies w to wanted unless a delivered connection settled it.
+func (c *connector) read(w wish, wanted *bool) {
+	if w.id > c.settled.Load() {
+		*wanted = w.want
+	}
 }
 
 // run dials while a connection is wanted, until ctx ends.
@@ -118,7 +232,8 @@ func (c *connector) run(ctx context.Context) {
 	for {
 		if !wanted {
 			select {
-			case wanted = <-c.want:
+			case w := <-c.want:
+				c.read(w, &wanted)
 			case <-ctx.Done():
 				return
 			}
@@ -127,15 +242,10 @@ func (c *connector) run(ctx context.Context) {
 		cn, err := c.dial(ctx)
 		if err == nil {
 			attempt = 0
-			select {
-			case c.out <- cn:
-				wanted = false
-			case wanted = <-c.want:
-				c.g.disconnect(cn) // no longer wanted
-			case <-ctx.Done():
-				c.g.disconnect(cn)
+			if !c.deliver(ctx, cn) {
 				return
 			}
+			wanted = false
 			continue
 		}
 		if ctx.Err() != nil {
@@ -150,7 +260,8 @@ func (c *connector) run(ctx context.Context) {
 		t := time.NewTimer(sleep)
 		select {
 		case <-t.C:
-		case wanted = <-c.want:
+		case w := <-c.want:
+			c.read(w, &wanted)
 		case <-ctx.Done():
 			t.Stop()
 			return
@@ -159,12 +270,35 @@ func (c *connector) run(ctx context.Context) {
 	}
 }
 
+// deliver offers cn to the publisher until it takes it, the publisher no
+// longer wants a connection, or ctx ends (then deliver reports false). A
+// connection not taken is closed.
+func (c *connector) deliver(ctx context.Context, cn *conn) bool {
+	for {
+		select {
+		case c.out <- cn:
+			return true
+		case w := <-c.want:
+			wanted := true
+			c.read(w, &wanted)
+			if !wanted {
+				c.g.disconnect(cn)
+				return true
+			}
+		case <-ctx.Done():
+			c.g.disconnect(cn)
+			return false
+		}
+	}
+}
+
 // dial makes one connection attempt: TCP (and TLS), MQTT CONNECT, and the
 // subscription to the gateway's errors topic.
 func (c *connector) dial(ctx context.Context) (*conn, error) {
 	g := c.g
 	o := &g.sim.opts
-	cn := &conn{}
+	cn := &conn{bdSeq: c.bdSeq}
+	c.bdSeq = (c.bdSeq + 1) % 256
 	opts := mqtt.NewClientOptions().
 		AddBroker(o.Broker).
 		SetClientID(g.id).
@@ -173,7 +307,7 @@ func (c *connector) dial(ctx context.Context) (*conn, error) {
 		SetConnectRetry(false).
 		SetKeepAlive(o.KeepAlive).
 		SetConnectTimeout(o.ConnectTimeout).
-		SetWriteTimeout(o.ConnectTimeout).
+		SetWriteTimeout(o.WriteTimeout).
 		SetOrderMatters(false).
 		SetStore(nopStore{}).
 		SetCustomOpenConnectionFn(func(uri *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
@@ -188,13 +322,22 @@ func (c *connector) dial(ctx context.Context) (*conn, error) {
 	if g.username != "" {
 		opts.SetUsername(g.username).SetPassword(g.password)
 	}
+	if g.sp != nil {
+		// The broker publishes the NDEATH if the link dies.
+		opts.SetBinaryWill(g.sp.NodeTopic("NDEATH"), wire.AppendSparkplugDeath(nil, cn.bdSeq, g.simNow()), 1, false)
+	}
 	cn.client = mqtt.NewClient(opts)
 	if err := c.await(ctx, cn, cn.client.Connect()); err != nil {
 		return nil, fmt.Errorf("cannot connect: %w", err)
 	}
-	sub := cn.client.Subscribe(g.errorsTopic, 1, g.onRefusal)
-	if err := c.await(ctx, cn, sub); err != nil {
-		return nil, fmt.Errorf("cannot subscribe to %s: %w", g.errorsTopic, err)
+	subs := map[string]mqtt.MessageHandler{g.errorsTopic: g.onRefusal}
+	if g.sp != nil {
+		subs[g.sp.NodeTopic("NCMD")] = c.onCommand
+	}
+	for topic, h := range subs {
+		if err := c.await(ctx, cn, cn.client.Subscribe(topic, 1, h)); err != nil {
+			return nil, fmt.Errorf("cannot subscribe to %s: %w", topic, err)
+		}
 	}
 	return cn, nil
 }
@@ -245,10 +388,28 @@ func (c *connector) open(ctx context.Context, cn *conn, uri *url.URL) (net.Conn,
 	return tc, nil
 }
 
-// disconnect ends a connection politely (MQTT DISCONNECT) in the
-// background; Run waits for it before returning.
+// onCommand handles a Sparkplug NCMD: a rebirth request makes the
+// publisher send the births again.
+func (c *connector) onCommand(_ mqtt.Client, m mqtt.Message) {
+	if wire.IsRebirthRequest(m.Payload()) {
+		select {
+		case c.rebirth <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// disconnect ends a connection politely in the background (a Sparkplug
+// edge node first publishes its NDEATH, which the MQTT DISCONNECT keeps the
+// broker from sending as the will); Run waits for it before returning.
 func (g *gateway) disconnect(cn *conn) {
-	g.sim.bg.Go(func() { cn.client.Disconnect(100) })
+	g.sim.bg.Go(func() {
+		if g.sp != nil && cn.client.IsConnectionOpen() {
+			death := wire.AppendSparkplugDeath(nil, cn.bdSeq, g.simNow())
+			cn.client.Publish(g.sp.NodeTopic("NDEATH"), 0, false, death).WaitTimeout(time.Second)
+		}
+		cn.client.Disconnect(100)
+	})
 }
 
 // onRefusal counts a message on the gateway's errors topic: the platform

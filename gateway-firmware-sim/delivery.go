@@ -9,10 +9,12 @@ import (
 )
 
 // complete handles the completion of the oldest flight: the broker
-// acknowledged it (QoS 1) or paho wrote it (QoS 0). Acknowledgements on one
-// connection arrive in order, so waiting on the oldest suffices.
-func (p *publisher) complete() {
-	f := p.inflight[0]
+// acknowledged it (QoS 1) or paho wrote it (QoS 0). The connection's waiter
+// reports flights in the order they were sent.
+func (p *publisher) complete(f *flight) {
+	if len(p.inflight) == 0 || p.inflight[0] != f {
+		panic("BUG: gwsim: flight completed out of order")
+	}
 	for _, t := range f.toks {
 		if err := t.Error(); err != nil {
 			p.connLost(err, false)
@@ -35,8 +37,9 @@ func (p *publisher) complete() {
 		p.record(ledger.Acked, f)
 		if g.chance(streamDuplicate, f.seq, p.o.Faults.DuplicateRate) {
 			// The duplicate takes over the payload buffer.
-			p.extras = append(p.extras, &flight{kind: flDuplicate, seq: f.seq, weight: f.weight, payload: f.payload})
-			f.payload = nil
+			p.extras = append(p.extras, &flight{kind: flDuplicate, seq: f.seq, weight: f.weight,
+				payload: f.payload, msgs: f.msgs})
+			f.payload, f.msgs = nil, nil
 		}
 	case flDuplicate:
 		g.c.duplicates.Add(1)
@@ -44,6 +47,8 @@ func (p *publisher) complete() {
 	case flMalformed:
 		g.c.malformed.Add(1)
 		p.record(ledger.Malformed, f)
+	case flBirth:
+		f.payload = nil // not from the buffer pool
 	}
 	p.release(f)
 }
@@ -96,6 +101,7 @@ func (p *publisher) connLost(why error, polite bool) {
 	if why != nil {
 		p.g.log.Info("connection lost", "err", why)
 	}
+	close(cn.stop)
 	if polite {
 		p.g.disconnect(cn)
 	} else {
@@ -127,11 +133,13 @@ func (p *publisher) connLost(why error, polite bool) {
 
 // connected adopts a new connection.
 func (p *publisher) connected(cn *conn) {
-	if !p.linkUp || p.stopping {
+	p.cr.taken()
+	if !p.linkUp || p.stopping || p.conn != nil {
 		p.g.disconnect(cn)
 		return
 	}
 	p.conn = cn
+	cn.start(p.g.dataTopic, p.o.Inflight+1, &p.g.sim.bg)
 	g := p.g
 	if g.c.connects.Add(1) == 1 {
 		g.log.Info("connected", "broker", p.o.Broker)
@@ -141,6 +149,7 @@ func (p *publisher) connected(cn *conn) {
 	g.c.connected.Store(true)
 	g.q.Rewind()
 	p.backlogTurn = true
+	p.sendBirths()
 }
 
 // stop ends delivery: the connection is closed politely and everything not

@@ -11,10 +11,14 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fastjson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/quantrac/quantrac/gateway-firmware-sim/ledger"
 	"github.com/quantrac/quantrac/gateway-firmware-sim/sensor"
 	"github.com/quantrac/quantrac/gateway-firmware-sim/wire"
+	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/ingest/sparkplug"
+	pb "github.com/quantrac/quantrac/ingest/sparkplug/sparkplugpb"
 	"github.com/quantrac/quantrac/province"
 )
 
@@ -46,6 +50,7 @@ func testOptions(t testing.TB, brokerURL string) Options {
 	o.LedgerPath = filepath.Join(t.TempDir(), "ledger")
 	o.MinBackoff = 10 * time.Millisecond
 	o.MaxBackoff = 100 * time.Millisecond
+	o.WriteTimeout = time.Second
 	o.SyncInterval = 20 * time.Millisecond
 	o.DrainTimeout = 60 * time.Second
 	o.Logger = quiet
@@ -78,9 +83,13 @@ func expected(t testing.TB, o Options, from, to time.Time) samples {
 			for k := site.FirstSlot(from.UnixMilli()); site.SlotTime(k) < to.UnixMilli(); k++ {
 				for i := range site.Devices() {
 					site.Read(k, i, &r)
+					kind := r.Kind.String()
+					if o.Format == wire.Sparkplug {
+						kind = "" // Sparkplug carries no kind tag
+					}
 					for f, field := range r.Kind.Fields() {
 						out[sampleKey{field.Metric, slug, site.Gateway(), string(r.AppendDeviceID(nil)),
-							r.Kind.String(), r.TS}] = r.Float(f)
+							kind, r.TS}] = r.Float(f)
 					}
 				}
 			}
@@ -135,6 +144,7 @@ type received struct {
 	values    samples
 	count     map[sampleKey]int
 	malformed int
+	seqGaps   uint64 // Sparkplug sequence gaps the platform's decoder saw
 }
 
 func decodeReceived(t testing.TB, msgs []message) received {
@@ -143,9 +153,19 @@ func decodeReceived(t testing.TB, msgs []message) received {
 		rc.values[k] = v
 		rc.count[k]++
 	}
+	nodes := map[string]*sparkplug.EdgeNode{}
 	for _, m := range msgs {
+		if strings.HasPrefix(m.topic, wire.SparkplugNamespace+"/") {
+			if !decodeSparkplug(t, nodes, m, add) {
+				rc.malformed++
+			}
+			continue
+		}
 		parts := strings.Split(m.topic, "/")
 		require.Len(t, parts, 4, m.topic)
+		if len(nodes) > 0 {
+			t.Fatalf("JSON or line protocol mixed with Sparkplug: %s", m.topic)
+		}
 		slug, gw := parts[1], parts[2]
 		require.Equal(t, gw, m.client, "a gateway publishes under its own client id")
 		ok := false
@@ -161,7 +181,70 @@ func decodeReceived(t testing.TB, msgs []message) received {
 			rc.malformed++
 		}
 	}
+	for _, n := range nodes {
+		rc.seqGaps += n.Stats().SequenceGaps
+	}
 	return rc
+}
+
+// looksMalformed is the test broker's stand-in for the platform's refusal:
+// a payload that yields no valid reading on its own.
+func looksMalformed(t testing.TB, topic string, p []byte) bool {
+	if strings.HasPrefix(topic, wire.SparkplugNamespace+"/") {
+		return proto.Unmarshal(p, &pb.Payload{}) != nil
+	}
+	return decodeReceived(t, []message{{client: "x", topic: "telemetry/x/x/" + topic[strings.LastIndexByte(topic, '/')+1:], payload: p}}).malformed > 0
+}
+
+// decodeSparkplug feeds a message to its gateway's session in the
+// platform's own Sparkplug decoder (messages of one client arrive in
+// order). It reports false for a message that yields nothing and is not a
+// birth or death.
+func decodeSparkplug(t testing.TB, nodes map[string]*sparkplug.EdgeNode, m message, add func(sampleKey, float64)) bool {
+	topic, err := sparkplug.ParseTopic(m.topic)
+	require.NoError(t, err)
+	require.Equal(t, topic.EdgeNode, m.client, "a gateway publishes under its own client id")
+	node := nodes[topic.EdgeNode]
+	if node == nil {
+		node, err = sparkplug.NewEdgeNode(topic.Group, topic.EdgeNode, sparkplug.Options{})
+		require.NoError(t, err)
+		nodes[topic.EdgeNode] = node
+	}
+	c := &sampleSink{group: topic.Group, node: topic.EdgeNode, add: add}
+	res, err := node.Decode(topic, m.payload, 0, c)
+	if err != nil || c.invalid > 0 {
+		return false
+	}
+	return c.n > 0 || res.Type != sparkplug.DDATA
+}
+
+// sampleSink turns platform decoder output into sample keys.
+type sampleSink struct {
+	group, node string
+	add         func(sampleKey, float64)
+	n, invalid  int
+}
+
+func (s *sampleSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+	if string(metric) == sparkplug.OnlineMetric {
+		return
+	}
+	var dev string
+	for _, t := range tags {
+		if string(t.Key) == "device" {
+			dev = string(t.Value)
+		}
+	}
+	s.n++
+	s.add(sampleKey{string(metric), s.group, s.node, dev, "", ts}, v)
+}
+
+// Invalid counts refused readings. A sequence gap is not one: the data is
+// kept, and received.seqGaps counts it.
+func (s *sampleSink) Invalid(r ingest.Reason, _ error) {
+	if r != ingest.ReasonSequence {
+		s.invalid++
+	}
 }
 
 func decodeJSON(p []byte, slug, gw string, add func(sampleKey, float64)) bool {

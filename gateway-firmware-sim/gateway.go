@@ -31,6 +31,10 @@ type gateway struct {
 	log         *slog.Logger
 	c           counters
 
+	// sp encodes Sparkplug messages; nil for the other formats. It is used
+	// by the publisher goroutine only.
+	sp *wire.SparkplugEncoder
+
 	// Set by open, used by run.
 	q        *queue.Queue
 	seq      *seqAlloc
@@ -53,6 +57,14 @@ func newGateway(s *Simulator, site *sensor.Site) *gateway {
 		log:         s.opts.Logger.With("gateway", site.Gateway()),
 	}
 	g.key = mix(s.opts.Seed ^ mix(uint64(len(g.id))) ^ fnv(g.id))
+	if s.opts.Format == wire.Sparkplug {
+		kinds := make([]sensor.Kind, site.Devices())
+		numbers := make([]uint16, site.Devices())
+		for i := range kinds {
+			kinds[i], numbers[i] = site.Device(i)
+		}
+		g.sp = wire.NewSparkplugEncoder(slug, g.id, kinds, numbers)
+	}
 	return g
 }
 
@@ -120,6 +132,15 @@ func (g *gateway) loadTLS(host string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// simNow is the gateway's simulated clock (Unix ms): the start of the slot
+// it last sampled, or the run's start before the first.
+func (g *gateway) simNow() int64 {
+	if t := g.c.simTime.Load(); t != 0 {
+		return t
+	}
+	return g.site.SlotTime(g.site.FirstSlot(newClockStart(g.sim.opts)))
 }
 
 // close releases what open acquired, for a Run that failed to start.

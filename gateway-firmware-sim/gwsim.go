@@ -192,11 +192,15 @@ type clock struct {
 }
 
 func newClock(o Options) *clock {
-	start := o.Start
-	if start.IsZero() {
-		start = time.Now()
+	return &clock{startMS: newClockStart(o), wall0: time.Now(), speed: o.Speed, unpaced: o.Unpaced}
+}
+
+// newClockStart is the simulated start of a run, Unix ms.
+func newClockStart(o Options) int64 {
+	if o.Start.IsZero() {
+		return time.Now().UnixMilli()
 	}
-	return &clock{startMS: start.UnixMilli(), wall0: time.Now(), speed: o.Speed, unpaced: o.Unpaced}
+	return o.Start.UnixMilli()
 }
 
 // now returns the simulated time, Unix ms.

@@ -96,6 +96,13 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// KeepAlive is the MQTT keep-alive. Default 30 s.
 	KeepAlive time.Duration
+	// WriteTimeout bounds how long the MQTT client may take to accept one
+	// publish for writing. A broker that reads nothing for this long (far
+	// past any backpressure a healthy platform applies) counts as a lost
+	// connection: the gateway reconnects and resends what was not
+	// acknowledged. It also bounds how long Run waits at its end for a
+	// publish caught in the loss of a connection. Default 5 s.
+	WriteTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the reconnect delay, which doubles
 	// per failed attempt and is jittered. Defaults 500 ms and 30 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -178,6 +185,7 @@ func (o Options) withDefaults() Options {
 	defDur(&o.BatchAge, 30*time.Second)
 	defDur(&o.ConnectTimeout, 10*time.Second)
 	defDur(&o.KeepAlive, 30*time.Second)
+	defDur(&o.WriteTimeout, 5*time.Second)
 	defDur(&o.MinBackoff, 500*time.Millisecond)
 	defDur(&o.MaxBackoff, 30*time.Second)
 	defDur(&o.DrainTimeout, 30*time.Second)
@@ -270,7 +278,7 @@ func (o Options) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"connect timeout", c.ConnectTimeout}, {"keep-alive", c.KeepAlive}, {"minimum backoff", c.MinBackoff},
+	}{{"connect timeout", c.ConnectTimeout}, {"keep-alive", c.KeepAlive}, {"write timeout", c.WriteTimeout}, {"minimum backoff", c.MinBackoff},
 		{"maximum backoff", c.MaxBackoff}, {"drain timeout", c.DrainTimeout}, {"sync interval", c.SyncInterval}} {
 		if d.v < 0 {
 			bad("invalid %s %v", d.name, d.v)

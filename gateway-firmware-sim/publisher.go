@@ -18,11 +18,15 @@ const (
 	flData      flightKind = iota + 1 // a batch
 	flDuplicate                       // a batch published again on purpose
 	flMalformed                       // a broken payload on purpose
+	flBirth                           // Sparkplug births, QoS 0
 )
 
 // flight is a publish awaiting completion, or an extra waiting to be sent.
+// The connection's sender goroutine sets toks; the publisher reads them
+// after the flight comes back on the connection's done channel.
 type flight struct {
 	kind    flightKind
+	qos     byte
 	toks    []mqtt.Token // completion of the flight is completion of all
 	seq     uint64
 	weight  int64        // readings
@@ -31,6 +35,9 @@ type flight struct {
 	qidx    uint64       // its queue index
 	rec     []byte       // its batch.Append form, for the ledger
 	payload []byte
+	// msgs splits payload into Sparkplug messages, each with its topic;
+	// empty for JSON and line protocol, one message on the data topic.
+	msgs    []wire.SparkplugMessage
 	dropped bool // the queue dropped it while in flight
 	variant uint8
 }
@@ -102,10 +109,9 @@ func (p *publisher) loop(ctx context.Context, events <-chan event) {
 		if !p.genDone && p.acceptsBatches() {
 			evCh = events
 		}
-		var headDone <-chan struct{}
-		if len(p.inflight) > 0 {
-			f := p.inflight[0]
-			headDone = f.toks[len(f.toks)-1].Done()
+		var completed <-chan *flight
+		if p.conn != nil {
+			completed = p.conn.done
 		}
 		select {
 		case ev := <-evCh:
@@ -129,8 +135,13 @@ func (p *publisher) loop(ctx context.Context, events <-chan event) {
 			if p.conn != nil && l.client == p.conn.client {
 				p.connLost(l.err, false)
 			}
-		case <-headDone:
-			p.complete()
+		case f := <-completed:
+			p.complete(f)
+		case <-p.cr.rebirth:
+			if p.conn != nil && !p.birthInFlight() {
+				p.g.log.Info("the platform asked for Sparkplug births")
+				p.sendBirths()
+			}
 		case <-checkpoint.C:
 			if err := p.g.q.Checkpoint(); err != nil {
 				p.g.warn("cannot checkpoint queue", "err", err)
@@ -145,6 +156,7 @@ func (p *publisher) loop(ctx context.Context, events <-chan event) {
 		}
 	}
 	if p.conn != nil {
+		close(p.conn.stop)
 		p.g.disconnect(p.conn)
 		p.conn = nil
 	}
@@ -249,32 +261,64 @@ func (p *publisher) sendBacklog() bool {
 }
 
 // sendData encodes and publishes a batch, then queues a malformed payload
-// after it if the fault schedule says so.
+// after it if the fault schedule says so. A batch from the queue goes out
+// as Sparkplug historical data.
 func (p *publisher) sendData(f *flight, b *batch.Batch) {
-	f.payload = p.encode(p.getBuf(), b)
+	buf := p.getBuf()
+	switch p.o.Format {
+	case wire.LineProtocol:
+		f.payload = wire.AppendLineProtocol(buf, b)
+	case wire.Sparkplug:
+		f.payload, f.msgs = p.g.sp.AppendData(buf, f.msgs[:0], b, f.queued)
+	default:
+		f.payload = wire.AppendJSON(buf, b)
+	}
 	p.publish(f)
-	if p.g.chance(streamMalformed, b.Seq, p.o.Faults.MalformedRate) {
+	if p.g.chance(streamMalformed, b.Seq, p.o.Faults.MalformedRate) && len(b.Readings) > 0 {
 		v := uint8(mix(p.g.key^streamVariant^b.Seq) % wire.MalformedVariants)
 		m := &flight{kind: flMalformed, seq: b.Seq, variant: v}
 		m.payload = wire.AppendMalformed(p.getBuf(), p.o.Format, uint64(v), b)
+		if p.g.sp != nil {
+			r := &b.Readings[0]
+			m.msgs = []wire.SparkplugMessage{{Topic: p.g.sp.DataTopic(r.Kind, r.Device), End: len(m.payload)}}
+		}
 		p.extras = append(p.extras, m)
 	}
 }
 
-// encode appends b's payload in the configured format.
-func (p *publisher) encode(dst []byte, b *batch.Batch) []byte {
-	if p.o.Format == wire.LineProtocol {
-		return wire.AppendLineProtocol(dst, b)
+// publish puts f in the window and hands it to the connection's sender.
+// The send never blocks: the window is no larger than the sender's queue.
+// paho keeps the payload until the publish completes.
+func (p *publisher) publish(f *flight) {
+	if f.kind != flBirth {
+		f.qos = p.o.QoS
 	}
-	return wire.AppendJSON(dst, b)
+	p.inflight = append(p.inflight, f)
+	p.conn.send <- f
 }
 
-// publish hands f's payload to paho and puts f in the window. paho keeps
-// the payload until the publish completes.
-func (p *publisher) publish(f *flight) {
-	tok := p.conn.client.Publish(p.g.dataTopic, p.o.QoS, false, f.payload)
-	f.toks = append(f.toks[:0], tok)
-	p.inflight = append(p.inflight, f)
+// birthInFlight reports whether births are being sent: a rebirth request
+// then needs nothing more.
+func (p *publisher) birthInFlight() bool {
+	for _, f := range p.inflight {
+		if f.kind == flBirth {
+			return true
+		}
+	}
+	return false
+}
+
+// sendBirths starts a Sparkplug session on the current connection: NBIRTH
+// and a DBIRTH per device, at QoS 0 as the specification has them. They go
+// through the connection's sender like data, so they stay ahead of later
+// data; they may take one slot beyond the window.
+func (p *publisher) sendBirths() {
+	if p.g.sp == nil {
+		return
+	}
+	f := &flight{kind: flBirth, qos: 0}
+	f.payload, f.msgs = p.g.sp.AppendBirths(nil, nil, p.conn.bdSeq, p.g.simNow())
+	p.publish(f)
 }
 
 func (p *publisher) getBuf() []byte {

@@ -2,10 +2,13 @@ package ledger
 
 import (
 	"github.com/quantrac/quantrac/gateway-firmware-sim/sensor"
+	"github.com/quantrac/quantrac/gateway-firmware-sim/wire"
 )
 
 // Labels are the labels of a series as the platform derives them: province
-// and gateway from the topic, device and kind from the payload.
+// and gateway from the topic, device and kind from the payload. Sparkplug
+// payloads carry no kind (the device is the topic's last level), so Kind is
+// empty for batches sent as Sparkplug.
 type Labels struct {
 	Province string
 	Gateway  string
@@ -16,8 +19,12 @@ type Labels struct {
 // Label is one label name and value.
 type Label struct{ Name, Value string }
 
-// Pairs returns the labels sorted by name, the order Prometheus uses.
+// Pairs returns the labels sorted by name, the order Prometheus uses,
+// without an empty kind.
 func (l Labels) Pairs() []Label {
+	if l.Kind == "" {
+		return []Label{{"device", l.Device}, {"gateway", l.Gateway}, {"province", l.Province}}
+	}
 	return []Label{{"device", l.Device}, {"gateway", l.Gateway}, {"kind", l.Kind}, {"province", l.Province}}
 }
 
@@ -87,6 +94,9 @@ func Samples(path string, fn func(Sample) error) (Summary, error) {
 				ids[id] = dev
 			}
 			labels := Labels{Province: e.Province, Gateway: e.Gateway, Device: dev, Kind: r.Kind.String()}
+			if e.Format == wire.Sparkplug {
+				labels.Kind = ""
+			}
 			for f, field := range r.Kind.Fields() {
 				sum.Samples++
 				s := Sample{Metric: field.Metric, Labels: labels, TS: r.TS, Value: sensor.Decimal(r.Values[f], field.Scale)}
