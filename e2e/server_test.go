@@ -63,13 +63,14 @@ func (l *logTail) String() string {
 }
 
 // startNode runs `quantrac serve` on dir with both listeners on loopback
-// port 0 and waits for the "listening" log lines that carry the bound
-// addresses (JSON logs: msg, listener and addr fields).
-func startNode(t *testing.T, bin, dir string) *node {
+// port 0, and any extra flags, and waits for the "listening" log lines that
+// carry the bound addresses (JSON logs: msg, listener and addr fields).
+func startNode(t *testing.T, bin, dir string, extra ...string) *node {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", dir,
+	args := append([]string{"serve", "--data", dir,
 		"--mqtt-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--insecure-allow-anonymous", "--log-format", "json")
+		"--insecure-allow-anonymous", "--log-format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

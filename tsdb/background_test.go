@@ -160,3 +160,30 @@ func assertNoError(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// TestReopenWithShorterRetention reopens a store with a retention that
+// several of its partitions are already past: they go at start, without
+// waiting for the next merge check.
+func TestReopenWithShorterRetention(t *testing.T) {
+	dir := t.TempDir()
+	db := openManual(t, dir)
+	ref := metric(t, db, "rainfall_mm")
+	now := time.Now()
+	var batch Batch
+	for d := range int64(5) {
+		batch.Add(ref, now.UnixMilli()-d*day, float64(d))
+	}
+	appendWait(t, db, &batch)
+	require.NoError(t, db.Close())
+
+	opts := manualOptions(dir)
+	opts.MergeConcurrency = 1
+	opts.Retention = 48 * time.Hour
+	db, err := Open(opts)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Eventually(t, func() bool { return db.Stats().PartitionsDropped == 2 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 3, db.Stats().Partitions)
+	got := selectAll(t, db, everything[0], everything[1], nameIs("rainfall_mm"))
+	require.Len(t, got[`{__name__="rainfall_mm"}`], 3)
+}

@@ -13,20 +13,24 @@ import (
 // errMergeStopped aborts a merge when the store closes.
 var errMergeStopped = errors.New("merge stopped: store closing")
 
-// mergeLoop is one merge worker. It wakes after flushes and every
-// mergeCheckInterval, applies retention, and merges while there is work.
+// mergeLoop is one merge worker. It starts with a round of work, so that a
+// store reopened with a shorter retention drops old partitions at once, then
+// wakes after flushes and every mergeCheckInterval; each round applies
+// retention (the first worker only) and merges while there is work.
 // MergeConcurrency workers run; each merge holds its parts, so two workers
 // never pick the same ones.
 func (db *DB) mergeLoop(first bool) {
 	defer db.mergersDone.Done()
 	tick := time.NewTicker(mergeCheckInterval)
 	defer tick.Stop()
-	for {
-		select {
-		case <-db.stop:
-			return
-		case <-db.mergeKick:
-		case <-tick.C:
+	for round := 0; ; round++ {
+		if round > 0 {
+			select {
+			case <-db.stop:
+				return
+			case <-db.mergeKick:
+			case <-tick.C:
+			}
 		}
 		if first {
 			db.applyRetention(time.Now())
