@@ -239,3 +239,23 @@ func TestSendersScaleWithTheBacklog(t *testing.T) {
 	appendWait(t, f, genSamples(10, 30_000))
 	require.Eventually(t, func() bool { return stat(f, 0).Shards == 1 }, 5*time.Second, 5*time.Millisecond)
 }
+
+func TestNewDestinationKeepsItsQueueAcrossARestartBeforeAnyDelivery(t *testing.T) {
+	var accept atomic.Bool
+	rcv := newReceiver(t, func(int) int {
+		if accept.Load() {
+			return http.StatusNoContent
+		}
+		return http.StatusServiceUnavailable
+	})
+	dir := t.TempDir()
+	opts := testOptions(dir, Destination{Name: "national", URL: rcv.url()})
+	f, err := Open(opts)
+	require.NoError(t, err)
+	appendWait(t, f, genSamples(100, 0))
+	require.NoError(t, f.Close())
+
+	accept.Store(true)
+	openForwarder(t, opts)
+	require.Eventually(t, func() bool { d, _, _ := rcv.counts(); return d == 100 }, 10*time.Second, 5*time.Millisecond)
+}

@@ -92,7 +92,16 @@ func (f *Forwarder) newDestination(o *Destination, cursors string) (*destination
 	if err != nil && !errors.Is(err, errNoCursor) {
 		logger.Warn("forward cursor unreadable; starting at the head", "err", err)
 	}
+	loaded := p
 	p = f.resolve(d, p, err == nil)
+	// The starting position is persisted at once: a new destination that
+	// delivers nothing before a restart must resume here, not at the head
+	// of the next run.
+	if err != nil || p != loaded {
+		if err := d.cursor.store(p); err != nil {
+			return nil, Position{}, err
+		}
+	}
 	return d, p, nil
 }
 

@@ -20,10 +20,21 @@ func newLogReader(l *queueLog, logger *slog.Logger, pos Position) *logReader {
 	return &logReader{l: l, log: logger, pos: pos, seg: segmentReader{dir: l.dir}}
 }
 
-// caughtUp reports whether every committed record has been read.
+// caughtUp reports whether every committed record has been read. At the
+// end of a segment that is not the last, it moves on to the next one, so
+// that empty segments after it (a restart starts a new one) do not hide
+// that the reader is at the head.
 func (r *logReader) caughtUp() bool {
-	v := r.l.view(r.pos.Segment)
-	return v.found && v.last && r.pos.Offset >= v.size
+	for {
+		v := r.l.view(r.pos.Segment)
+		if !v.found || max(r.pos.Offset, segHeaderSize) < v.size {
+			return false
+		}
+		if v.last {
+			return true
+		}
+		r.pos = Position{Segment: v.next.num, Offset: segHeaderSize, Seq: v.next.firstSeq}
+	}
 }
 
 // next returns the body of the next record and the position it starts at,
