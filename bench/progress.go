@@ -127,10 +127,16 @@ func (p *progress) min5s() float64 {
 	return best
 }
 
-// liveWatch polls how fresh the newest sample of a live metric is.
+// liveWatch polls how fresh the newest sample of a live metric is. Until
+// the first live sample is queryable (the gateways reconnect and their
+// first live batch is committed) a poll that finds nothing is not a miss;
+// first says when that was.
 type liveWatch struct {
 	q      *client
 	metric string
+	start  time.Time
+	first  time.Duration
+	seen   bool
 	max    time.Duration
 	misses int64
 }
@@ -138,9 +144,15 @@ type liveWatch struct {
 func (l *liveWatch) poll(ctx context.Context) time.Duration {
 	now := time.Now()
 	pts, err := l.q.queryInstant(ctx, "max(timestamp("+l.metric+"))", now)
-	if err != nil || len(pts) == 0 {
-		l.misses++
+	// Only samples newer than the replay's start are live ones.
+	if err != nil || len(pts) == 0 || time.UnixMilli(int64(pts[0].V*1e3)).Before(l.start) {
+		if l.seen {
+			l.misses++
+		}
 		return 0
+	}
+	if !l.seen {
+		l.seen, l.first = true, now.Sub(l.start)
 	}
 	lag := now.Sub(time.UnixMilli(int64(pts[0].V * 1e3)))
 	l.max = max(l.max, lag)

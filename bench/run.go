@@ -37,8 +37,14 @@ type Options struct {
 // the node refuses readings more than 10 minutes in the future.
 const unpacedHistory = 7 * 24 * time.Hour
 
-// unpacedQueueBytes is the queue of each unpaced gateway.
-const unpacedQueueBytes = 1 << 20
+// unpacedQueueBytes is the queue of each unpaced gateway: room for one
+// full batch (gateway-firmware-sim refuses a queue smaller than that; a
+// reading takes at most 64 bytes in the queue's form).
+func unpacedQueueBytes(batch int) int64 { return int64(batch)*64 + 1024 }
+
+// pacedQueueBytes is the queue of each gateway of a paced fleet faster than
+// real time; what overflows it is dropped and counted (Result.Dropped).
+const pacedQueueBytes = 8 << 20
 
 // Run runs a scenario and measures it.
 func Run(ctx context.Context, o Options) (res *Result, err error) {
@@ -47,6 +53,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, err
 	}
 	res = &Result{Scenario: sc.Name, Gateways: sc.Gateways(), MemoryBudgetMiB: float64(sc.MemoryBudget)}
+	if !sc.Unpaced {
+		res.OfferedPerSec = float64(sc.Gateways()*sc.DevicesPerGateway) / sc.SampleInterval.Seconds() * sc.Speed
+	}
 	logf, err := os.Create(filepath.Join(o.WorkDir, "qbench.log"))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create log: %w", err)
@@ -90,7 +99,16 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		// during the window. What does not fit is dropped and never
 		// counted as accepted.
 		simOpts.Start = time.Now().Add(-unpacedHistory)
-		simOpts.QueueBytes = unpacedQueueBytes
+		simOpts.QueueBytes = unpacedQueueBytes(sc.BatchSize)
+	}
+	if !sc.Unpaced && sc.Backlog == 0 && sc.Speed > 1 {
+		// A paced fleet faster than real time: start far enough back that
+		// the simulated clock stays behind the wall clock for the whole
+		// run, and bound each queue, which holds what the node cannot
+		// take in time.
+		span := sc.ConnectTimeout + sc.Warmup + sc.Duration + time.Minute
+		simOpts.Start = time.Now().Add(-time.Duration(float64(span) * sc.Speed))
+		simOpts.QueueBytes = pacedQueueBytes
 	}
 	if sc.Backlog > 0 {
 		n, err := recordBacklog(ctx, simOpts, sc.Backlog, pr)
@@ -142,9 +160,14 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	mk.recording.Store(true)
 	var live *liveWatch
 	if sc.Backlog > 0 {
-		live = &liveWatch{q: q, metric: sc.LiveMetric}
+		live = &liveWatch{q: q, metric: sc.LiveMetric, start: simOpts.Start}
 		res.ReplaySec = pr.replay(ctx, sc.Duration, sim, live)
 		res.LiveLagMaxms, res.LiveLagMisses = ms(live.max), live.misses
+		res.LiveFirstSec = live.first.Seconds()
+		if !live.seen {
+			res.LiveLagMisses = -1
+			res.Errors = append(res.Errors, "live data never became queryable during the replay")
+		}
 	} else {
 		pr.phase(ctx, "measure", sc.Duration, sim, nil)
 	}
@@ -208,6 +231,8 @@ func fill(res *Result, w0, w1 window, probes *prober, mk *marker) {
 	res.Readings = w1.sim.Acked - w0.sim.Acked + probes.readings.Load()
 	res.ReadingsPerSec = float64(res.Readings) / res.Seconds
 	res.Rejected = w1.node.Rejected
+	res.BacklogGrowth = w1.sim.Backlog - w0.sim.Backlog
+	res.Dropped = w1.sim.Dropped + w1.sim.Lost - w0.sim.Dropped - w0.sim.Lost
 	qs, n := probes.ack.quantiles(0.5, 0.99, 0.999)
 	res.AckP50ms, res.AckP99ms, res.AckP999ms, res.AckCount = ms(qs[0]), ms(qs[1]), ms(qs[2]), n
 	ls, n := mk.lag.quantiles(0.5, 1)
