@@ -46,7 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxPendingSamples bounds the samples queued for the next commit group.
 	// Append blocks while the queue is full, which is how a store that falls
-	// behind slows its writers down. Default 4 Mi samples (~100 MiB).
+	// behind slows its writers down. Default 4 Mi samples (~100 MiB); at
+	// most MaxPendingLimit, so that a commit group fits one WAL record.
 	MaxPendingSamples int
 	// WALSegmentSize is the size of one WAL segment file. Default 64 MiB.
 	WALSegmentSize int64
@@ -111,9 +112,16 @@ func (o *Options) Validate() error {
 	case o.MaxPendingSamples < 0, o.WALSegmentSize < 0, o.Retention < 0, o.FlushInterval < 0,
 		o.HeadSamplesPerSeries < 0, o.HeadMinFlushSamples < 0:
 		return errors.New("tsdb: negative option")
+	case o.MaxPendingSamples > MaxPendingLimit:
+		return fmt.Errorf("tsdb: MaxPendingSamples %d is over the limit of %d", o.MaxPendingSamples, MaxPendingLimit)
 	}
 	return nil
 }
+
+// MaxPendingLimit is the largest MaxPendingSamples: at up to 28 bytes a
+// sample before compression, a group this large still fits one WAL record
+// (wal.MaxRecordSize) with room for the series it defines.
+const MaxPendingLimit = 8 << 20
 
 // ErrClosed is returned by writes to a store that is closing or closed.
 var ErrClosed = errors.New("tsdb: store is closed")

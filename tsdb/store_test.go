@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
@@ -195,4 +196,15 @@ func TestEmptyBatchCommitsAtOnce(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = db.Append(&Batch{})
 	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for name, o := range map[string]Options{
+		"no directory":         {},
+		"negative retention":   {Dir: "d", Retention: -time.Hour},
+		"pending over a group": {Dir: "d", MaxPendingSamples: MaxPendingLimit + 1},
+	} {
+		t.Run(name, func(t *testing.T) { require.Error(t, o.Validate()) })
+	}
+	require.NoError(t, (&Options{Dir: "d", MaxPendingSamples: MaxPendingLimit}).Validate())
 }
