@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ var _ pipeline.Forwarder = (*Forwarder)(nil)
 // destination from where it stopped. A destination without a cursor (a new
 // one) starts at the head: it receives what is appended from now on.
 func Open(opts Options) (*Forwarder, error) {
+	opts.Destinations = slices.Clone(opts.Destinations) // defaults are not the caller's
 	opts.setDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -146,10 +146,13 @@ func (l *queueLog) removeBefore(num uint64) error {
 
 // LogStats describes the shared log.
 type LogStats struct {
-	Segments       int    // segment files on disk
-	Bytes          int64  // bytes of those files
-	Samples        uint64 // samples appended since the log was created
-	CorruptRecords int64  // records skipped when recovering or reading
+	Segments int    // segment files on disk
+	Bytes    int64  // bytes of those files
+	Samples  uint64 // samples appended since the log was created
+	// CorruptRecords counts damaged records met: by the recovery scan of the
+	// newest segment, and by every destination reader that skips one, so a
+	// record may count more than once. Any increase means damage.
+	CorruptRecords int64
 }
 
 func (l *queueLog) stats() LogStats {
