@@ -190,6 +190,7 @@ func (p *publisher) handle(ev event) {
 		}
 	case evLinkDown:
 		p.linkUp = false
+		p.g.c.flaps.Add(1)
 		p.cr.request(false)
 		if p.conn != nil {
 			p.g.log.Info("link flap: link down")

@@ -233,7 +233,10 @@ func testFaults(t *testing.T, format wire.Format) {
 	st := s.Status()
 	readings := int64(4 * 6 * 600)
 	require.Equal(t, readings, st.Acked)
-	require.GreaterOrEqual(t, st.Reconnects, int64(4*4), "every gateway's link flapped")
+	require.GreaterOrEqual(t, st.Flaps, int64(4*4), "every gateway's link flapped")
+	// Nearly every flap ends in a reconnect; one that ends before the
+	// previous reconnect completes (a slow machine) needs none.
+	require.GreaterOrEqual(t, st.Reconnects, int64(4))
 
 	want := expected(t, o, o.Start, o.Start.Add(o.Duration))
 	got, sum := fromLedger(t, o.LedgerPath)
@@ -254,11 +257,10 @@ func testFaults(t *testing.T, format wire.Format) {
 	require.Positive(t, doubled, "duplicates reached the broker")
 	require.GreaterOrEqual(t, int64(rc.malformed), sum.Malformed)
 	require.Equal(t, rc.malformed, b.refusals(), "the broker refused every malformed payload")
-	// A refusal reaches the gateway only while it is connected: one sent
-	// as a link flaps or as the run ends is not counted.
-	refused := s.Status().Refused
-	require.Positive(t, refused)
-	require.LessOrEqual(t, refused, int64(b.refusals()))
+	// The gateway counts the refusals it hears. The count is not exact: one
+	// sent as a link flaps or as the run ends is missed, and the errors
+	// topic is QoS 1, so one may be heard twice after a reconnect.
+	require.Positive(t, s.Status().Refused)
 }
 
 func TestFullQueueDropsOldest(t *testing.T) {

@@ -21,6 +21,7 @@ type counters struct {
 	malformed      atomic.Int64 // malformed payloads acknowledged
 	duplicates     atomic.Int64 // duplicate publishes acknowledged
 	connects       atomic.Int64 // successful connections
+	flaps          atomic.Int64 // link flaps begun
 	simTime        atomic.Int64 // the generator's simulated clock, Unix ms
 }
 
@@ -36,12 +37,16 @@ type Status struct {
 	AckedBatches                    int64
 	// Backlog is what waits in the on-disk queues.
 	Backlog, BacklogBatches int64
-	// Refused counts messages the platform sent on the errors topics.
+	// Refused counts messages heard on the gateways' errors topics: the
+	// platform refused something. It is approximate: a refusal sent while
+	// a link is down is missed, and one may be heard twice (QoS 1).
 	Refused int64
 	// Malformed and Duplicates count fault-injection messages acknowledged.
 	Malformed, Duplicates int64
 	// Reconnects counts connections made after a gateway's first.
 	Reconnects int64
+	// Flaps counts link flaps injected (Faults.FlapEvery).
+	Flaps int64
 	// ReadingsPerSecond and AckedPerSecond are rates over the last second.
 	ReadingsPerSecond, AckedPerSecond float64
 	// SimTime is the simulated clock of the gateway furthest behind.
@@ -97,6 +102,7 @@ func (s *Simulator) totals() Status {
 		st.Malformed += c.malformed.Load()
 		st.Duplicates += c.duplicates.Load()
 		st.Reconnects += max(0, c.connects.Load()-1)
+		st.Flaps += c.flaps.Load()
 		if t := c.simTime.Load(); i == 0 || t < minSim {
 			minSim = t
 		}
