@@ -18,15 +18,40 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// buildQuantrac compiles the quantrac binary into a temporary directory.
+// quantracBin is the quantrac binary the package's tests share: built once
+// on first use, removed by TestMain when the tests are done.
+var quantracBin struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildQuantrac returns the path of the quantrac binary, compiling it into
+// a temporary directory the first time.
 func buildQuantrac(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "quantrac")
-	// go test puts its own toolchain first on PATH.
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/quantrac/quantrac/cmd/quantrac")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	b := &quantracBin
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "quantrac-e2e-"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "quantrac")
+		// go test puts its own toolchain first on PATH.
+		out, err := exec.Command("go", "build", "-o", b.path, "github.com/quantrac/quantrac/cmd/quantrac").CombinedOutput()
+		if err != nil {
+			b.err = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if quantracBin.dir != "" {
+		os.RemoveAll(quantracBin.dir)
+	}
+	os.Exit(code)
 }
 
 // node is a quantrac serve process.
