@@ -32,6 +32,7 @@ func (p *publisher) complete(f *flight) {
 		if f.dropped {
 			g.c.dropped.Add(-f.weight) // delivered after all
 		}
+		g.sim.acks.record(time.Since(f.sent))
 		g.c.acked.Add(f.weight)
 		g.c.ackedBatches.Add(1)
 		p.record(ledger.Acked, f)

@@ -37,6 +37,7 @@ type Simulator struct {
 	opts     Options
 	gateways []*gateway
 	rates    rates
+	acks     latencyRecorder
 	ran      atomic.Bool
 	batches  sync.Pool // *batch.Batch with capacity BatchSize
 	ledger   *ledger.Writer

@@ -38,7 +38,8 @@ type flight struct {
 	// msgs splits payload into Sparkplug messages, each with its topic;
 	// empty for JSON and line protocol, one message on the data topic.
 	msgs    []wire.SparkplugMessage
-	dropped bool // the queue dropped it while in flight
+	dropped bool      // the queue dropped it while in flight
+	sent    time.Time // when the publisher handed it to the sender
 	variant uint8
 }
 
@@ -294,6 +295,7 @@ func (p *publisher) publish(f *flight) {
 	if f.kind != flBirth {
 		f.qos = p.o.QoS
 	}
+	f.sent = time.Now()
 	p.inflight = append(p.inflight, f)
 	p.conn.send <- f
 }

@@ -40,6 +40,10 @@ func TestPublishesEveryReadingAndLedgersTheAcks(t *testing.T) {
 			require.Zero(t, st.Backlog)
 			require.Zero(t, st.Dropped+st.Lost)
 			require.Equal(t, 4, st.Gateways)
+			require.Equal(t, st.AckedBatches, st.AckLatency.Count(), "one latency per acknowledged batch")
+			require.Positive(t, st.AckLatency.Quantile(0.5))
+			require.LessOrEqual(t, st.AckLatency.Quantile(0.5), st.AckLatency.Quantile(0.99))
+			require.LessOrEqual(t, st.AckLatency.Quantile(0.99), st.AckLatency.Quantile(0.999))
 
 			got, sum := fromLedger(t, o.LedgerPath)
 			requireSameSamples(t, want, got)

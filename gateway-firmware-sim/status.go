@@ -47,6 +47,9 @@ type Status struct {
 	Reconnects int64
 	// Flaps counts link flaps injected (Faults.FlapEvery).
 	Flaps int64
+	// AckLatency is the histogram of acknowledgement latencies since Run
+	// started: AckLatency.Quantile(0.99) is the p99.
+	AckLatency Latency
 	// ReadingsPerSecond and AckedPerSecond are rates over the last second.
 	ReadingsPerSecond, AckedPerSecond float64
 	// SimTime is the simulated clock of the gateway furthest behind.
@@ -118,5 +121,6 @@ func (s *Simulator) totals() Status {
 func (s *Simulator) Status() Status {
 	st := s.totals()
 	st.ReadingsPerSecond, st.AckedPerSecond = s.rates.get()
+	st.AckLatency = s.acks.snapshot()
 	return st
 }

@@ -138,6 +138,8 @@ func summary(w io.Writer, st gwsim.Status, el time.Duration) {
 		{"lost (queue write failed)", st.Lost},
 		{"refused by the platform", st.Refused},
 		{"reconnects", st.Reconnects},
+		{"ack latency p50 / p99 / p99.9", fmt.Sprintf("%v / %v / %v", st.AckLatency.Quantile(0.5),
+			st.AckLatency.Quantile(0.99), st.AckLatency.Quantile(0.999))},
 		{"wall time", el.Round(time.Millisecond)},
 		{"acknowledged readings/s", fmt.Sprintf("%.0f", float64(st.Acked)/max(el.Seconds(), 1e-3))},
 	}
