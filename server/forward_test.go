@@ -216,6 +216,8 @@ func TestForwardDeliversEverythingAfterNationalOutage(t *testing.T) {
 	st := n.regional.Forwarder().Stats()[0]
 	require.Positive(t, st.QueueSamples, "the queue holds the outage's samples")
 	require.Positive(t, st.Retried)
+	require.Greater(t, st.OldestUndelivered, 2*time.Second, "queued since the outage began")
+	require.Regexp(t, `quantrac_forward_queue_samples\{destination="national"\} [1-9]`, n.regionalMetrics())
 
 	n.startNational()
 	published += n.publishWhile(500 * time.Millisecond)
