@@ -40,7 +40,7 @@ run() {
 }
 run curl -s "http://$HTTP/api/v1/query?query=count%20by%20(province)(air_temperature_celsius)"
 run curl -s "http://$HTTP/api/v1/query" --data-urlencode 'query=avg by (province) (air_temperature_celsius{province=~"ha-noi|hue|ho-chi-minh"})'
-run curl -s "http://$HTTP/api/v1/query" --data-urlencode 'query=sum(count_over_time({__name__=~".+"}[5m]))'
+run curl -s "http://$HTTP/api/v1/query" --data-urlencode 'query=count by (__name__) ({province="ha-noi"})'
 run sh -c "curl -s http://$HTTP/metrics | grep -E '^quantrac_(tsdb_series|tsdb_samples_appended_total|mqtt_messages_received_total) '"
 run bin/quantrac query --server "http://$HTTP" 'topk(5, max by (province) (pm2_5_micrograms_per_cubic_meter))'
 run bin/quantrac export --server "http://$HTTP" --match 'air_temperature_celsius{province="ha-noi"}' \
