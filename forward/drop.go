@@ -8,6 +8,11 @@ package forward
 // skipped are counted as dropped and logged. Other destinations are not
 // affected: the segments stay on disk until every destination has passed
 // them.
+//
+// The count is exact with one sender. With several, it runs from the
+// oldest sample any sender still holds, and samples another sender had
+// delivered after that point are counted too: it is then an upper bound on
+// what was lost, as docs/deployment.md says.
 
 // requestDrop asks the reader to drop the oldest part of the backlog.
 func (d *destination) requestDrop() {
