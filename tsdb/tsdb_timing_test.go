@@ -69,16 +69,21 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			require.NoError(b, db.flushNow())
 			b.ReportAllocs()
+			var flushCPU time.Duration
+			cpu := cpuTime()
 			for b.Loop() {
 				round()
 				samples += int64(n)
 				if s%16 == 0 {
 					b.StopTimer()
+					fc := cpuTime()
 					require.NoError(b, db.flushNow())
+					flushCPU += cpuTime() - fc
 					b.StartTimer()
 				}
 			}
 			reportSamplesPerSecond(b, samples)
+			reportPerCPUSecond(b, samples, cpu+flushCPU)
 		})
 	}
 }
@@ -158,7 +163,9 @@ func BenchmarkReplay(b *testing.B) {
 	appendWait(b, db, &batch)
 	db.stopForCrashTest()
 	var samples int64
+	var closeCPU time.Duration
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		db := openManual(b, dir)
 		if got := db.LastReplay().Samples(); got != series*rounds {
@@ -166,10 +173,13 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		samples += series * rounds
 		b.StopTimer()
+		cc := cpuTime()
 		db.stopForCrashTest()
+		closeCPU += cpuTime() - cc
 		b.StartTimer()
 	}
 	reportSamplesPerSecond(b, samples)
+	reportPerCPUSecond(b, samples, cpu+closeCPU)
 }
 
 // BenchmarkRangeQuery runs PromQL range queries over one day of 1 000

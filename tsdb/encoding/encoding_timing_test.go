@@ -113,6 +113,7 @@ func BenchmarkDecodeBlock(b *testing.B) {
 				b.SetBytes(int64(16 * len(blk.ts)))
 				ts := make([]int64, 0, len(blk.ts))
 				vals := make([]float64, 0, len(blk.vals))
+				cpu := cpuTime()
 				for b.Loop() {
 					var err error
 					if ts, err = c.DecodeTimestamps(ts[:0], tsCol); err != nil {
@@ -123,6 +124,7 @@ func BenchmarkDecodeBlock(b *testing.B) {
 					}
 				}
 				reportSamples(b, len(blk.ts))
+				reportPerCPUSecond(b, int64(b.N)*int64(len(blk.ts)), cpu)
 			})
 		}
 	}
