@@ -79,6 +79,7 @@ func dialMQTT(ctx context.Context, broker, id string) (mqtt.Client, error) {
 // at QoS 1, and times their acknowledgements while recording is on.
 type prober struct {
 	batch     int
+	every     time.Duration // pause between publishes
 	recording atomic.Bool
 	ack       latencies
 	readings  atomic.Int64 // acknowledged while recording
@@ -131,6 +132,13 @@ func (p *prober) loop(ctx context.Context, c mqtt.Client, n int) {
 			p.readings.Add(int64(p.batch))
 		}
 		// paho keeps the payload until the publish completes; it has.
+		if p.every > 0 {
+			select {
+			case <-time.After(p.every):
+			case <-ctx.Done():
+				return
+			}
+		}
 	}
 }
 

@@ -53,6 +53,7 @@ type Result struct {
 	CPUPerMReadings float64 `json:"cpu_s_per_m_readings"`
 	LoadgenCPUSec   float64 `json:"loadgen_cpu_s"`
 	PeakRSSMiB      float64 `json:"peak_rss_mib"`
+	RSSEndMiB       float64 `json:"rss_end_mib"` // resident memory when the window closed
 	MemoryBudgetMiB float64 `json:"memory_budget_mib,omitempty"`
 	StoreBytes      int64   `json:"store_bytes"`
 	SamplesStored   float64 `json:"samples_stored"`
@@ -112,6 +113,7 @@ func (r *Result) rows() []row {
 		{"server CPU per million readings", f2(r.CPUPerMReadings) + " s", fmt.Sprintf("%s s in the window; %s", f1(r.ServerCPUSec), r.CPUSource)},
 		{"load generator CPU", f1(r.LoadgenCPUSec) + " s", "qbench's own process in the window"},
 		{"peak RSS", f0(r.PeakRSSMiB) + " MiB", budgetNote(r)},
+		{"RSS at the window's end", f0(r.RSSEndMiB) + " MiB", "VmRSS"},
 		{"bytes on disk per sample", f2(r.BytesPerSample), fmt.Sprintf("%d bytes for %s samples, after a clean shutdown", r.StoreBytes, f0(r.SamplesStored))},
 	}
 	if r.BacklogReadings > 0 {

@@ -30,6 +30,9 @@ type Options struct {
 	// rewrites one line with \r; otherwise a line is printed every 5 s.
 	Progress io.Writer
 	Terminal bool
+	// AfterWindow, if set, is called when the measured window closes,
+	// before the load stops: for a heap profile of a loaded node.
+	AfterWindow func()
 }
 
 // unpacedHistory is how far back unpaced fleets start their simulated
@@ -123,7 +126,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	// window closes; they record only inside it.
 	bgCtx, bgCancel := context.WithCancel(ctx)
 	defer bgCancel()
-	probes := &prober{batch: sc.BatchSize}
+	probes := &prober{batch: sc.BatchSize, every: sc.ProbeEvery}
 	mk := &marker{every: sc.MarkerEvery, q: q}
 	bgDone := make(chan error, 2)
 	nbg := 0
@@ -178,6 +181,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	probes.recording.Store(false)
 	mk.recording.Store(false)
 	pr.done()
+	if o.AfterWindow != nil {
+		o.AfterWindow()
+	}
 
 	simCancel()
 	select {
@@ -246,6 +252,7 @@ func fill(res *Result, w0, w1 window, probes *prober, mk *marker) {
 		res.CPUSource = "not available for a remote node"
 	}
 	if w1.nodeUsageOK {
+		res.RSSEndMiB = float64(w1.nodeUsage.RSS) / (1 << 20)
 		res.ServerCPUSec = (w1.nodeUsage.CPU - w0.nodeUsage.CPU).Seconds()
 		if res.Readings > 0 {
 			res.CPUPerMReadings = res.ServerCPUSec / (float64(res.Readings) / 1e6)

@@ -61,6 +61,9 @@ type Scenario struct {
 	// Probes are QoS 1 connections of their own, publishing batches of
 	// BatchSize readings one at a time, whose acknowledgements are timed.
 	Probes int // probes
+	// ProbeEvery is the pause between one probe's publishes; zero publishes
+	// the next as soon as the last is acknowledged.
+	ProbeEvery time.Duration // probe_every
 	// MarkerEvery is how often a marker reading is published and the
 	// query API polled until it answers, for the publish-to-queryable lag.
 	MarkerEvery time.Duration // marker_every
@@ -96,7 +99,7 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("invalid scenario %s: qos %d, want 0 or 1", s.Name, s.QoS)
 	case s.Duration <= 0 || s.Warmup < 0:
 		return fmt.Errorf("invalid scenario %s: duration %v, warmup %v", s.Name, s.Duration, s.Warmup)
-	case s.Probes < 0 || s.MarkerEvery < 0 || s.Backlog < 0 || s.MemoryBudget < 0:
+	case s.Probes < 0 || s.ProbeEvery < 0 || s.MarkerEvery < 0 || s.Backlog < 0 || s.MemoryBudget < 0:
 		return fmt.Errorf("invalid scenario %s: negative probes, marker_every, backlog or memory budget", s.Name)
 	case s.Backlog > 0 && s.Unpaced:
 		return fmt.Errorf("invalid scenario %s: an outage replay needs paced live data, not unpaced", s.Name)
@@ -171,6 +174,8 @@ func (s *Scenario) set(key, val string) error {
 		s.LiveMetric = val
 	case "probes":
 		s.Probes, err = strconv.Atoi(val)
+	case "probe_every":
+		s.ProbeEvery, err = time.ParseDuration(val)
 	case "marker_every":
 		s.MarkerEvery, err = time.ParseDuration(val)
 	case "memory_budget_mib":

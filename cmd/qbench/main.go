@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -60,6 +61,7 @@ func run(args []string) (int, error) {
 		warmup     = fs.Duration("warmup", -1, "override each scenario's warm-up")
 		asJSON     = fs.Bool("json", false, "print the results (and checks) as JSON instead of tables")
 		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of qbench's process (with --server in-process it includes the node)")
+		memprofile = fs.String("memprofile", "", "write a heap profile of qbench's process when the (last) measured window closes (with --server in-process it includes the node)")
 		workdir    = fs.String("workdir", "", "directory for the node's data, the gateways' queues and logs (default a new temporary one, removed afterwards)")
 		keep       = fs.Bool("keep", false, "keep the temporary work directory")
 		targets    = fs.String("targets", "", "targets file to check the figures against, e.g. bench/targets.txt")
@@ -136,7 +138,7 @@ func run(args []string) (int, error) {
 	term := isTerminal(os.Stderr)
 	var results []*bench.Result
 	for _, sc := range scs {
-		res, err := runOne(ctx, sc, node, *workdir, *keep, *token, term)
+		res, err := runOne(ctx, sc, node, *workdir, *keep, *token, term, heapProfiler(*memprofile))
 		if err != nil {
 			return 1, fmt.Errorf("scenario %s: %w", sc.Name, err)
 		}
@@ -200,7 +202,26 @@ func nodeOptions(mode, binary, tMQTT, tHTTP string) (bench.NodeOptions, error) {
 	return bench.NodeOptions{}, fmt.Errorf("invalid --server %q: want auto, child or in-process", mode)
 }
 
-func runOne(ctx context.Context, sc bench.Scenario, node bench.NodeOptions, workdir string, keep bool, token string, term bool) (*bench.Result, error) {
+// heapProfiler returns a function writing a heap profile to path, or nil.
+func heapProfiler(path string) func() {
+	if path == "" {
+		return nil
+	}
+	return func() {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "qbench: cannot create heap profile:", err)
+			return
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "qbench: cannot write heap profile:", err)
+		}
+	}
+}
+
+func runOne(ctx context.Context, sc bench.Scenario, node bench.NodeOptions, workdir string, keep bool, token string, term bool, afterWindow func()) (*bench.Result, error) {
 	dir := workdir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "qbench-"+sc.Name+"-")
@@ -221,7 +242,7 @@ func runOne(ctx context.Context, sc bench.Scenario, node bench.NodeOptions, work
 	}
 	fmt.Fprintf(os.Stderr, "scenario %s: %s\n", sc.Name, sc.Description)
 	return bench.Run(ctx, bench.Options{Scenario: sc, Node: node, WorkDir: dir, Token: token,
-		Progress: os.Stderr, Terminal: term})
+		Progress: os.Stderr, Terminal: term, AfterWindow: afterWindow})
 }
 
 func isTerminal(f *os.File) bool {
