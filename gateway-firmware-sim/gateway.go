@@ -91,12 +91,20 @@ func (g *gateway) open() error {
 	u, _ := url.Parse(o.Broker) // checked by Validate
 	if tlsScheme(u.Scheme) {
 		if g.tlsCfg, err = g.loadTLS(u.Hostname()); err != nil {
+			seq.close()
 			q.Close()
 			return fmt.Errorf("gateway %s: %w", g.id, err)
 		}
 	}
 	if o.Username != "" {
 		g.username, g.password = g.expand(o.Username), g.expand(o.Password)
+	}
+	if o.PasswordFile != "" {
+		if g.password, err = readPassword(g.expand(o.PasswordFile)); err != nil {
+			seq.close()
+			q.Close()
+			return fmt.Errorf("gateway %s: %w", g.id, err)
+		}
 	}
 	g.q, g.seq = q, seq
 	st := q.Stats()
@@ -132,6 +140,20 @@ func (g *gateway) loadTLS(host string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// readPassword returns the first line of a password file.
+func readPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("cannot read password file %s: its first line is empty", path)
+	}
+	return line, nil
 }
 
 // simNow is the gateway's simulated clock (Unix ms): the start of the slot

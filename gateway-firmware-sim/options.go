@@ -86,6 +86,11 @@ type Options struct {
 	// both, {gateway} and {province} are replaced by the gateway id and the
 	// province slug.
 	Username, Password string
+	// PasswordFile, instead of Password, names a file whose first line is
+	// the password; {gateway} and {province} are replaced, so each gateway
+	// reads its own (as `quantrac gateway add ... > <id>.password` writes
+	// them).
+	PasswordFile string
 	// TLS configures TLS and client certificates for ssl:// brokers.
 	TLS TLSOptions
 
@@ -265,8 +270,11 @@ func (o Options) Validate() error {
 	} else if minQ := int64(c.BatchSize)*maxReadingBytes + 64; c.QueueBytes < minQ {
 		bad("invalid queue size %d: a full batch needs up to %d bytes", c.QueueBytes, minQ)
 	}
-	if c.Password != "" && c.Username == "" {
+	if (c.Password != "" || c.PasswordFile != "") && c.Username == "" {
 		bad("a password needs a username")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		bad("a password and a password file exclude each other")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("a client certificate needs both a certificate and a key file")

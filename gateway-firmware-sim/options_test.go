@@ -44,6 +44,8 @@ func TestOptionsValidateRejects(t *testing.T) {
 		{"speed", func(o *Options) { o.Speed = -1 }, "invalid speed"},
 		{"queue", func(o *Options) { o.QueueBytes = 1000 }, "queue"},
 		{"password", func(o *Options) { o.Password = "x" }, "needs a username"},
+		{"password file", func(o *Options) { o.PasswordFile = "x" }, "needs a username"},
+		{"password twice", func(o *Options) { o.Username, o.Password, o.PasswordFile = "u", "x", "y" }, "exclude each other"},
 		{"cert", func(o *Options) { o.TLS.CertFile = "x" }, "certificate and a key"},
 		{"flap", func(o *Options) { o.Faults.FlapEvery, o.Faults.FlapDown = time.Minute, time.Minute }, "link flap"},
 		{"flap short", func(o *Options) { o.Faults.FlapEvery, o.Faults.FlapDown = time.Minute, time.Second }, "shorter than the sample"},

@@ -51,6 +51,7 @@ func run(args []string) error {
 	fs.Int64Var(&o.QueueBytes, "queue-bytes", o.QueueBytes, "bytes each gateway's queue may hold before the oldest readings are dropped")
 	fs.StringVar(&o.Username, "username", "", "MQTT username; {gateway} and {province} are replaced")
 	fs.StringVar(&o.Password, "password", "", "MQTT password; {gateway} and {province} are replaced")
+	fs.StringVar(&o.PasswordFile, "password-file", "", "file whose first line is the MQTT password; {gateway} and {province} are replaced")
 	fs.StringVar(&o.TLS.CAFile, "ca", "", "CA bundle (PEM) for ssl:// brokers")
 	fs.StringVar(&o.TLS.CertFile, "cert", "", "client certificate (PEM); {gateway} is replaced")
 	fs.StringVar(&o.TLS.KeyFile, "key", "", "client key (PEM); {gateway} is replaced")
