@@ -144,7 +144,9 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 			}
 			e = s.p.cache.put(h, k, ref, lset)
 		}
-		s.memo.put(e)
+		if s.memo.put(e) {
+			s.memo = s.gw.growMemo(s.memo)
+		}
 	}
 	s.batch.Add(e.ref, ts, v)
 	if s.p.opts.Forwarder != nil {

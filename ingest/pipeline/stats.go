@@ -16,16 +16,7 @@ type GatewayStats struct {
 	Rejected          [ingest.NumReasons]atomic.Int64
 	RefusedMessages   atomic.Int64 // messages refused whole
 
-	memo atomic.Pointer[seriesMemo] // set by the gateway's first message
-}
-
-// seriesMemo returns the gateway's series memo, creating it on first use.
-func (g *GatewayStats) seriesMemo() *seriesMemo {
-	if m := g.memo.Load(); m != nil {
-		return m
-	}
-	g.memo.CompareAndSwap(nil, new(seriesMemo))
-	return g.memo.Load()
+	memoHolder
 }
 
 // statsTable holds every gateway's counters. Lookup by the topic's bytes does
