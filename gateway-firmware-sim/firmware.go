@@ -115,7 +115,8 @@ func (g *gateway) waitFor(ctx context.Context, clk *clock, timer *time.Timer, ms
 
 // flapper follows a gateway's link-flap schedule: down for FlapDown at the
 // start of every FlapEvery period, periods aligned to the Unix epoch plus a
-// phase drawn per gateway (so gateways do not all drop at once).
+// phase drawn per gateway (so gateways do not all drop at once), or no phase
+// with FlapTogether (so they do).
 type flapper struct {
 	every, down, phase int64 // ms
 	isDown             bool
@@ -126,8 +127,11 @@ func newFlapper(g *gateway, f Faults) *flapper {
 		return nil
 	}
 	every := f.FlapEvery.Milliseconds()
-	return &flapper{every: every, down: f.FlapDown.Milliseconds(),
-		phase: int64(mix(g.key^streamFlap) % uint64(every))}
+	fl := &flapper{every: every, down: f.FlapDown.Milliseconds()}
+	if !f.FlapTogether {
+		fl.phase = int64(mix(g.key^streamFlap) % uint64(every))
+	}
+	return fl
 }
 
 func (f *flapper) downAt(t int64) bool {

@@ -146,6 +146,12 @@ type Faults struct {
 	// the TCP connection is closed without an MQTT DISCONNECT. Flaps start
 	// and end on slot boundaries.
 	FlapEvery, FlapDown time.Duration
+	// FlapTogether drops every gateway's link at the same instants instead
+	// of at a phase of its own: what the gateways see when the broker
+	// restarts or a province's uplink fails, with the reconnect storm that
+	// follows. (Restarting the broker itself is up to whoever runs it; the
+	// e2e tests kill and restart the node.)
+	FlapTogether bool
 	// DuplicateRate is the fraction of acknowledged batches published a
 	// second time, as a broker or gateway bug would: the platform must store
 	// their readings once.

@@ -355,3 +355,30 @@ func TestLedgerAndQueueSurviveTheirFiles(t *testing.T) {
 	_, err = os.Stat(filepath.Join(o.QueueDir, "hn-gw-001", "seq"))
 	require.NoError(t, err)
 }
+
+func TestFlapTogetherDropsEveryLinkAtOnce(t *testing.T) {
+	o := testOptions(t, "tcp://127.0.0.1:1")
+	o.Faults = Faults{FlapEvery: 2 * time.Minute, FlapDown: 30 * time.Second}
+	downs := func(o Options) map[int64]int {
+		s, err := New(o)
+		require.NoError(t, err)
+		out := map[int64]int{} // instant the link goes down -> gateways
+		for _, g := range s.gateways {
+			fl := newFlapper(g, o.Faults)
+			for ts := o.Start.UnixMilli(); ts < o.Start.Add(10*time.Minute).UnixMilli(); ts += 1000 {
+				if fl.downAt(ts) && !fl.downAt(ts-1000) {
+					out[ts]++
+				}
+			}
+		}
+		return out
+	}
+	apart := downs(o)
+	require.Greater(t, len(apart), 5, "each gateway drops at its own phase")
+	o.Faults.FlapTogether = true
+	together := downs(o)
+	require.Len(t, together, 5, "one drop every 2 minutes")
+	for ts, n := range together {
+		require.Equal(t, 4, n, "every gateway drops at %v", time.UnixMilli(ts).UTC())
+	}
+}

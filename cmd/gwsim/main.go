@@ -57,6 +57,7 @@ func run(args []string) error {
 	fs.StringVar(&o.TLS.KeyFile, "key", "", "client key (PEM); {gateway} is replaced")
 	fs.DurationVar(&o.Faults.FlapEvery, "flap-every", 0, "drop each gateway's link once per this much simulated time")
 	fs.DurationVar(&o.Faults.FlapDown, "flap-down", 0, "how long a dropped link stays down")
+	fs.BoolVar(&o.Faults.FlapTogether, "flap-together", false, "drop every gateway's link at the same instants, as a broker restart does")
 	fs.Float64Var(&o.Faults.DuplicateRate, "duplicate-rate", 0, "fraction of acknowledged batches sent again")
 	fs.Float64Var(&o.Faults.MalformedRate, "malformed-rate", 0, "fraction of batches followed by a malformed payload")
 	quiet := fs.Bool("quiet", false, "no live status line")

@@ -1,6 +1,8 @@
 // Package wire encodes batches into the payloads a gateway publishes and
 // names the topics it publishes them on: JSON batches, InfluxDB line
-// protocol, and payloads that are deliberately malformed for fault tests.
+// protocol, Sparkplug B sessions (births, data, deaths), and payloads that
+// are deliberately malformed for fault tests. It decodes one thing: a
+// Sparkplug NCMD asking for a rebirth.
 //
 // All encoders are append-style: they take dst, append one payload and
 // return the extended slice; they never keep dst or the batch.
