@@ -55,7 +55,7 @@ func TestSteadyPathsDoNotAllocate(t *testing.T) {
 			}
 			n++
 			scratch = d.appendLabels(scratch[:0], &rec, &s)
-			bt.add(Position{}, 0, scratch, maphash.Bytes(seed, scratch), s.ts, s.val)
+			bt.add(Position{}, 0, scratch, maphash.Bytes(seed, scratch), 0, s.ts, s.val)
 		}
 		bt.encode()
 	})

@@ -35,6 +35,7 @@ type batchSeries struct {
 
 type batchSample struct {
 	series int32
+	seq    uint64 // the sample's sequence number in the log
 	ts     int64
 	val    float64
 }
@@ -49,9 +50,9 @@ func (b *batch) reset() {
 }
 
 // add appends one sample of the series whose encoded labels are lbls and
-// whose hash is h. at and appendMs describe the record it came from. The
-// batch copies lbls.
-func (b *batch) add(at Position, appendMs int64, lbls []byte, h uint64, ts int64, v float64) {
+// whose hash is h; seq is its sequence number in the log. at and appendMs
+// describe the record it came from. The batch copies lbls.
+func (b *batch) add(at Position, appendMs int64, lbls []byte, h uint64, seq uint64, ts int64, v float64) {
 	if len(b.samples) == 0 {
 		b.first, b.firstMs = at, appendMs
 	}
@@ -65,7 +66,19 @@ func (b *batch) add(at Position, appendMs int64, lbls []byte, h uint64, ts int64
 		}
 	}
 	b.series[i].count++
-	b.samples = append(b.samples, batchSample{series: i, ts: ts, val: v})
+	b.samples = append(b.samples, batchSample{series: i, seq: seq, ts: ts, val: v})
+}
+
+// countBefore returns how many of the batch's samples have a sequence
+// number below seq.
+func (b *batch) countBefore(seq uint64) int64 {
+	var n int64
+	for _, s := range b.samples {
+		if s.seq < seq {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *batch) seriesLabels(i int32) []byte {

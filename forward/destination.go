@@ -51,12 +51,17 @@ type destination struct {
 		dropping bool
 	}
 
-	rdr      *logReader // the reader goroutine's own
-	cursor   *cursorFile
-	saved    Position // last persisted position; maintenance loop only
-	stats    destStats
-	senders  sync.WaitGroup
-	readerWG sync.WaitGroup
+	rdr *logReader // the reader goroutine's own
+	// handed is the sequence number after the last sample the reader has
+	// handed to a shard or filtered out; skip makes it pass over samples
+	// below it when a drop makes it read a record again. Reader goroutine
+	// only.
+	handed, skip uint64
+	cursor       *cursorFile
+	saved        Position // last persisted position; maintenance loop only
+	stats        destStats
+	senders      sync.WaitGroup
+	readerWG     sync.WaitGroup
 }
 
 type epoch struct {
@@ -83,6 +88,7 @@ func (d *destination) start(p Position) {
 	d.newEpoch()
 	d.mu.readPos, d.saved = p, p
 	d.rdr = newLogReader(d.ql, d.log, p)
+	d.handed = p.Seq
 	d.active.Store(int32(d.opts.MinShards))
 	for range d.opts.MaxShards {
 		s := newShard(d)
@@ -188,7 +194,7 @@ func (d *destination) read(ctx context.Context) error {
 			flushed = -1 // draining asked every shard to flush
 		}
 		n := uint64(d.active.Load())
-		for {
+		for seq := rec.firstSeq; ; seq++ {
 			ok, err := rec.next(&smp)
 			if err != nil {
 				d.rdr.damaged(err.Error())
@@ -197,15 +203,20 @@ func (d *destination) read(ctx context.Context) error {
 			if !ok {
 				break
 			}
+			if seq < d.skip {
+				continue // handed over before a drop stopped this record
+			}
 			if !d.selected(&rec, &smp) {
 				d.stats.filtered.Add(1)
+				d.handed = seq + 1
 				continue
 			}
 			scratch = d.appendLabels(scratch[:0], &rec, &smp)
 			h := maphash.Bytes(d.seed, scratch)
-			if !d.shards[h%n].add(ctx, at, rec.appendMs, scratch, h, smp.ts, smp.val) {
+			if !d.shards[h%n].add(ctx, at, rec.appendMs, scratch, h, seq, smp.ts, smp.val) {
 				return ctx.Err()
 			}
+			d.handed = seq + 1
 		}
 		d.mu.Lock()
 		d.mu.readPos = d.rdr.pos

@@ -128,7 +128,7 @@ func BenchmarkBatchEncode(b *testing.B) {
 				break
 			}
 			scratch = d.appendLabels(scratch[:0], &rec, &s)
-			bt.add(Position{}, 0, scratch, maphash.Bytes(seed, scratch), s.ts, s.val)
+			bt.add(Position{}, 0, scratch, maphash.Bytes(seed, scratch), 0, s.ts, s.val)
 		}
 		bt.encode()
 	}

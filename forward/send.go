@@ -43,11 +43,19 @@ func classify(status int) outcome {
 // deliver sends a batch until the receiver accepts or rejects it, and
 // reports true; or until ctx is done (a drop, or shutdown), and reports
 // false: the batch is then undelivered, and stays in the queue.
+//
+// A drop (ctx done, the destination still running) does not cut a request
+// in flight: a cancelled request may or may not have been stored by the
+// receiver, and the drop's count must know which. It waits for the answer,
+// at most Timeout. Only shutdown cancels requests.
 func (d *destination) deliver(ctx context.Context, b *batch) bool {
 	body := b.encode()
 	n := int64(b.len())
 	for attempt := 0; ; attempt++ {
-		out, status, wait, err := d.post(ctx, body)
+		if ctx.Err() != nil {
+			return false
+		}
+		out, status, wait, err := d.post(d.root, body)
 		switch {
 		case out == delivered:
 			d.stats.sent.Add(n)

@@ -28,7 +28,7 @@ type shard struct {
 	sendingMs    int64
 	// parked is a batch the sender abandoned when its epoch was cancelled.
 	// It stays pending, holding the watermark back, until the reader's drop
-	// discards it: what a drop skips is counted from the watermark, so an
+	// discards it and counts its samples as dropped, so an
 	// abandoned batch must not vanish before.
 	parked *batch
 	flush  bool // send a partial batch: the reader is caught up
@@ -44,7 +44,7 @@ func newShard(d *destination) *shard {
 // add puts one sample in the filling batch, waiting while that batch is
 // full and the sender still holds the other. It returns false, having
 // added nothing, when ctx is done.
-func (s *shard) add(ctx context.Context, at Position, appendMs int64, lbls []byte, h uint64, ts int64, v float64) bool {
+func (s *shard) add(ctx context.Context, at Position, appendMs int64, lbls []byte, h, seq uint64, ts int64, v float64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.filling.len() >= s.d.opts.MaxSamplesPerSend {
@@ -53,7 +53,7 @@ func (s *shard) add(ctx context.Context, at Position, appendMs int64, lbls []byt
 		}
 		s.cond.Wait()
 	}
-	s.filling.add(at, appendMs, lbls, h, ts, v)
+	s.filling.add(at, appendMs, lbls, h, seq, ts, v)
 	if s.filling.len() >= s.d.opts.MaxSamplesPerSend {
 		s.cond.Broadcast()
 	}
@@ -96,17 +96,22 @@ func (s *shard) settle() {
 	}
 }
 
-// discard forgets the shard's batches (a drop), after settle.
-func (s *shard) discard() {
+// discard forgets the shard's batches (a drop), after settle, and returns
+// how many of their samples have a sequence number below lost: those the
+// reader will not read again.
+func (s *shard) discard(lost uint64) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := s.filling.countBefore(lost)
 	s.filling.reset()
 	s.flush = false
 	if b := s.parked; b != nil {
+		n += b.countBefore(lost)
 		b.reset()
 		s.spare, s.parked, s.busy = b, nil, false
 		s.cond.Broadcast()
 	}
+	return n
 }
 
 // waitIdle waits until the shard has nothing pending, or ctx is done. The
