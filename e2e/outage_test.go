@@ -2,8 +2,17 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"log/slog"
 	"math"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +220,114 @@ func TestGatewaysAuthenticateWithTheirPasswords(t *testing.T) {
 	defer n.stop(t)
 	sum := requireStoredOnce(t, n, o.LedgerPath, o.Start)
 	require.Equal(t, st.Generated, sum.Readings)
+}
+
+// TestGatewaysAuthenticateWithTheirCertificates: every simulated gateway
+// presents its own client certificate over MQTT-over-TLS, the node knows it
+// by its common name only (`quantrac gateway add --cn ... --no-password`),
+// and its readings are all stored.
+func TestGatewaysAuthenticateWithTheirCertificates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the quantrac binary")
+	}
+	bin := buildQuantrac(t)
+	dir := t.TempDir()
+	pki := t.TempDir()
+	gwFile := filepath.Join(pki, "gateways")
+	ca := newTestCA(t, pki)
+	ca.issue(t, "node", "127.0.0.1")
+
+	o := outageFleet(t, "127.0.0.1:1", wire.Sparkplug)
+	o.Duration = time.Minute
+	probe, err := gwsim.New(o)
+	require.NoError(t, err)
+	for _, g := range probe.Gateways() {
+		cn := g.ID + ".gateways.example.vn"
+		ca.issue(t, g.ID, cn)
+		out, err := exec.Command(bin, "gateway", "add", "--file", gwFile, "--id", g.ID,
+			"--province", g.Province.Slug, "--cn", cn, "--no-password").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	n := startNode(t, bin, dir, "--gateways", gwFile, "--insecure-allow-anonymous=false",
+		"--mqtt-tls-addr", "127.0.0.1:0", "--mqtt-tls-cert", filepath.Join(pki, "node.crt"),
+		"--mqtt-tls-key", filepath.Join(pki, "node.key"), "--mqtt-tls-client-ca", filepath.Join(pki, "ca.pem"))
+	var tlsAddr string
+	waitUntil(t, "the TLS listener", func() bool {
+		for _, line := range strings.Split(n.logs.String(), "\n") {
+			var rec struct{ Msg, Listener, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Listener == "mqtt-tls" {
+				tlsAddr = rec.Addr
+			}
+		}
+		return tlsAddr != ""
+	})
+
+	o.Broker = "ssl://" + tlsAddr
+	o.TLS = gwsim.TLSOptions{CAFile: filepath.Join(pki, "ca.pem"),
+		CertFile: filepath.Join(pki, "{gateway}.crt"), KeyFile: filepath.Join(pki, "{gateway}.key")}
+	s, err := gwsim.New(o)
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	st := s.Status()
+	require.Positive(t, st.Generated)
+	require.Equal(t, st.Generated, st.Acked)
+	require.Zero(t, st.Reconnects, "admitted at the first attempt")
+
+	n.stop(t)
+	n = startNode(t, bin, dir)
+	defer n.stop(t)
+	sum := requireStoredOnce(t, n, o.LedgerPath, o.Start)
+	require.Equal(t, st.Generated, sum.Readings)
+}
+
+// testCA is a throwaway certificate authority in a directory: ca.pem, and
+// <name>.crt and <name>.key for each certificate it issues.
+type testCA struct {
+	dir  string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	n    int64
+}
+
+func newTestCA(t *testing.T, dir string) *testCA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e gateway CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", der)
+	return &testCA{dir: dir, cert: cert, key: key, n: 1}
+}
+
+// issue writes name.crt and name.key: a server certificate for an IP
+// address, or a client certificate with common name cn.
+func (c *testCA) issue(t *testing.T, name, cnOrIP string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	c.n++
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(c.n), Subject: pkix.Name{CommonName: cnOrIP},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	if ip := net.ParseIP(cnOrIP); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	require.NoError(t, err)
+	writePEM(t, filepath.Join(c.dir, name+".crt"), "CERTIFICATE", der)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	writePEM(t, filepath.Join(c.dir, name+".key"), "EC PRIVATE KEY", kder)
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
 }
 
 // storedKey is one sample as the node stores it: series and timestamp.
