@@ -112,11 +112,12 @@ func TestWALDamageKeepsWhatIsIntact(t *testing.T) {
 	require.Equal(t, want, got, "every reading outside the two damaged records, and nothing else")
 
 	logs := n.logs.String()
-	for _, msg := range []string{"WAL record checksum mismatch", "WAL segment has a torn tail", "WAL replay dropped damaged data"} {
+	for _, msg := range []string{"WAL segment has a damaged record", "WAL segment has a torn tail", "WAL replay dropped damaged data"} {
 		require.Contains(t, logs, msg)
 	}
 	metrics := unlabelledMetrics(t, n)
 	require.Equal(t, 1.0, metrics["quantrac_tsdb_wal_replay_dropped_records"])
+	require.Equal(t, float64(8+recs[flipped][1]), metrics["quantrac_tsdb_wal_replay_skipped_bytes"])
 	require.Equal(t, float64(tornBytes), metrics["quantrac_tsdb_wal_replay_truncated_bytes"])
 	require.Equal(t, 0.0, metrics["quantrac_tsdb_wal_replay_orphan_samples"])
 	require.Equal(t, float64(len(want)), metrics["quantrac_tsdb_wal_replay_samples"])

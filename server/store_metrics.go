@@ -21,7 +21,8 @@ var (
 	descBrokenParts   = prometheus.NewDesc("quantrac_tsdb_broken_parts", "Part files set aside at start because they did not open.", nil, nil)
 	descBrokenSeries  = prometheus.NewDesc("quantrac_tsdb_broken_series_files", "Series files skipped at start because they were damaged.", nil, nil)
 	descReplaySamples = prometheus.NewDesc("quantrac_tsdb_wal_replay_samples", "Samples the WAL replay at the last start put back into the head.", nil, nil)
-	descReplayRecords = prometheus.NewDesc("quantrac_tsdb_wal_replay_dropped_records", "WAL records the last start skipped as damaged.", nil, nil)
+	descReplayRecords = prometheus.NewDesc("quantrac_tsdb_wal_replay_dropped_records", "Damaged WAL stretches, and records that did not decode, the last start skipped.", nil, nil)
+	descReplaySkipped = prometheus.NewDesc("quantrac_tsdb_wal_replay_skipped_bytes", "Bytes of damaged WAL the last start skipped between intact records.", nil, nil)
 	descReplayBytes   = prometheus.NewDesc("quantrac_tsdb_wal_replay_truncated_bytes", "Bytes the last start cut from torn WAL segment tails.", nil, nil)
 	descReplayOrphans = prometheus.NewDesc("quantrac_tsdb_wal_replay_orphan_samples", "Samples the last start dropped because their series definition was damaged.", nil, nil)
 )
@@ -29,7 +30,7 @@ var (
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descParts, descPartBytes, descPartSamples,
 		descHeadSamples, descHeadSeries, descFlushes, descMerges, descMergeErrors, descDropped,
-		descBrokenParts, descBrokenSeries, descReplaySamples, descReplayRecords, descReplayBytes, descReplayOrphans} {
+		descBrokenParts, descBrokenSeries, descReplaySamples, descReplayRecords, descReplaySkipped, descReplayBytes, descReplayOrphans} {
 		ch <- d
 	}
 }
@@ -55,6 +56,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		{descBrokenSeries, prometheus.GaugeValue, st.BrokenSeriesFiles},
 		{descReplaySamples, prometheus.GaugeValue, st.ReplaySamples},
 		{descReplayRecords, prometheus.GaugeValue, st.ReplayDroppedRecords},
+		{descReplaySkipped, prometheus.GaugeValue, st.ReplaySkippedBytes},
 		{descReplayBytes, prometheus.GaugeValue, st.ReplayTruncatedBytes},
 		{descReplayOrphans, prometheus.GaugeValue, st.ReplayOrphanSamples},
 	} {

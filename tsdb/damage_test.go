@@ -89,8 +89,8 @@ func TestWALFlippedByte(t *testing.T) {
 	require.Equal(t, 1, rs.OrphanSamples())
 	require.Equal(t, 2, rs.Samples())
 	st := db.Stats()
-	require.Equal(t, [4]int64{2, 1, 0, 1},
-		[4]int64{st.ReplaySamples, st.ReplayDroppedRecords, st.ReplayTruncatedBytes, st.ReplayOrphanSamples})
+	require.Equal(t, [5]int64{2, 1, int64(8 + mid[1]), 0, 1},
+		[5]int64{st.ReplaySamples, st.ReplayDroppedRecords, st.ReplaySkippedBytes, st.ReplayTruncatedBytes, st.ReplayOrphanSamples})
 	got := selectAll(t, db, everything[0], everything[1], nameIs("water_level"))
 	require.Equal(t, []sample{{1000, 1.5}, {3000, 3.5}}, got[`{__name__="water_level", gauge="a"}`])
 	require.Len(t, got, 1)

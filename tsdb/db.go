@@ -311,7 +311,8 @@ func (db *DB) logOpen(rs ReplayStats, took time.Duration) {
 		"duration", took.Round(time.Millisecond))
 	if rs.dropped() {
 		db.log.Warn("WAL replay dropped damaged data",
-			"corrupt_records", rs.wal.CorruptRecords, "truncated_bytes", rs.wal.TruncatedBytes,
+			"corrupt_records", rs.wal.CorruptRecords, "skipped_bytes", rs.wal.SkippedBytes,
+			"truncated_bytes", rs.wal.TruncatedBytes,
 			"undecodable_records", rs.badRecords, "samples_of_unknown_series", rs.orphanSamples)
 	}
 }

@@ -24,9 +24,13 @@ func (r ReplayStats) Samples() int { return r.samples }
 // Records returns the number of intact WAL records replayed.
 func (r ReplayStats) Records() int { return r.wal.Records }
 
-// DroppedRecords returns the number of WAL records that were damaged and
-// skipped, whether the checksum or the decoding found the damage.
+// DroppedRecords returns the number of damaged stretches of WAL skipped
+// between intact records, plus the records intact on disk that did not
+// decode.
 func (r ReplayStats) DroppedRecords() int { return r.wal.CorruptRecords + r.badRecords }
+
+// SkippedBytes returns the bytes of the damaged stretches skipped.
+func (r ReplayStats) SkippedBytes() int64 { return r.wal.SkippedBytes }
 
 // TruncatedBytes returns the bytes cut from torn segment tails.
 func (r ReplayStats) TruncatedBytes() int64 { return r.wal.TruncatedBytes }

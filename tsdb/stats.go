@@ -39,6 +39,7 @@ type Stats struct {
 	// was in a dropped record.
 	ReplaySamples        int64
 	ReplayDroppedRecords int64
+	ReplaySkippedBytes   int64
 	ReplayTruncatedBytes int64
 	ReplayOrphanSamples  int64
 }
@@ -71,6 +72,7 @@ func (db *DB) Stats() Stats {
 	rs := db.LastReplay()
 	st.ReplaySamples = int64(rs.Samples())
 	st.ReplayDroppedRecords = int64(rs.DroppedRecords())
+	st.ReplaySkippedBytes = rs.SkippedBytes()
 	st.ReplayTruncatedBytes = rs.TruncatedBytes()
 	st.ReplayOrphanSamples = int64(rs.OrphanSamples())
 	db.state.RLock()

@@ -23,6 +23,10 @@ func FuzzReplay(f *testing.F) {
 	f.Add(seg)
 	f.Add([]byte("QWAL"))
 	f.Add(append(append([]byte{}, seg...), 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0))
+	f.Add(append(append([]byte{}, good...), make([]byte, 64)...)) // a tail of zeros
+	longer := append([]byte{}, good...)
+	longer[headerSize] += 2 // alpha's length runs into bravo
+	f.Add(longer)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()

@@ -11,7 +11,7 @@
 // A segment starts with an 8-byte header: the magic "QWAL", a format version
 // byte and three zero bytes. Records follow back to back:
 //
-//	u32 little-endian  length of body
+//	u32 little-endian  length of body, at least 1
 //	u32 little-endian  CRC-32C (Castagnoli) of body
 //	body               length bytes
 //
@@ -142,9 +142,14 @@ func (w *WAL) Segments() []int {
 // first write.
 func (w *WAL) Current() int { return w.seq }
 
-// Write appends one record. The record is buffered; it is durable only after
-// the next successful Sync. The WAL does not keep rec after Write returns.
+// Write appends one record, of 1 to MaxRecordSize bytes (replay takes a
+// zero length for damage: a tail of zeros). The record is buffered; it is
+// durable only after the next successful Sync. The WAL does not keep rec
+// after Write returns.
 func (w *WAL) Write(rec []byte) error {
+	if len(rec) == 0 {
+		return errors.New("cannot write an empty WAL record")
+	}
 	if len(rec) > MaxRecordSize {
 		return fmt.Errorf("cannot write WAL record of %d bytes: over the %d-byte limit", len(rec), MaxRecordSize)
 	}

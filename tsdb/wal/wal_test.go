@@ -144,3 +144,63 @@ func TestCutThenRemove(t *testing.T) {
 	require.Equal(t, []string{"after the cut"}, got)
 	require.False(t, st.Dropped())
 }
+
+// TestReplayFlippedLength damages the length field of a record in the
+// middle of a segment, the one place a flipped byte loses the framing: the
+// replay must find the next intact record and keep everything after it.
+func TestReplayFlippedLength(t *testing.T) {
+	recs := []string{"alpha", "bravo", "charlie", "delta", "echo"}
+	bravo := headerSize + frameSize + len("alpha") // bravo's frame
+	for name, flip := range map[string]func([]byte){
+		"longer":       func(b []byte) { b[bravo] += 3 },     // runs into charlie
+		"past the end": func(b []byte) { b[bravo+3] = 0x40 }, // 1 GiB
+		"zero":         func(b []byte) { b[bravo] = 0 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Logger: quiet()}
+			writeRecords(t, dir, opts, recs...)
+			seg := segmentName(dir, 1)
+			buf, err := os.ReadFile(seg)
+			require.NoError(t, err)
+			flip(buf)
+			require.NoError(t, os.WriteFile(seg, buf, 0o644))
+
+			got, st := replayAll(t, dir, opts)
+			require.Equal(t, []string{"alpha", "charlie", "delta", "echo"}, got)
+			require.Equal(t, 1, st.CorruptRecords)
+			require.Equal(t, int64(frameSize+len("bravo")), st.SkippedBytes)
+			require.Zero(t, st.TruncatedBytes, "intact records after the damage are not cut")
+
+			got, _ = replayAll(t, dir, opts)
+			require.Equal(t, []string{"alpha", "charlie", "delta", "echo"}, got, "a second replay finds the same")
+		})
+	}
+}
+
+// TestReplayZeroTail appends the tail of zeros a file system may leave
+// after a crash (the size was extended, the data never written): it is a
+// torn tail, cut off, and no empty record reaches the callback.
+func TestReplayZeroTail(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: quiet()}
+	writeRecords(t, dir, opts, "alpha", "bravo")
+	seg := segmentName(dir, 1)
+	f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(make([]byte, 4096))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	got, st := replayAll(t, dir, opts)
+	require.Equal(t, []string{"alpha", "bravo"}, got)
+	require.Equal(t, int64(4096), st.TruncatedBytes)
+	require.Zero(t, st.CorruptRecords)
+}
+
+func TestWriteRefusesEmptyRecord(t *testing.T) {
+	w, err := Open(t.TempDir(), Options{Logger: quiet()})
+	require.NoError(t, err)
+	defer w.Close()
+	require.Error(t, w.Write(nil))
+}
