@@ -18,10 +18,11 @@ import (
 )
 
 // TestWALDamageKeepsWhatIsIntact damages the write-ahead log of a killed
-// node the two ways a disk does: a byte flipped in the middle of a segment
-// and a tail torn off in the middle of the last record. The node must
-// start, serve every reading outside the two damaged records with its
-// exact value, and say what it dropped, in its log and on /metrics.
+// node the ways a disk does: a byte flipped in the middle of a segment
+// (once in a record's body, once in a record's length, which loses the
+// framing) and a tail torn off in the middle of the last record. The node
+// must start, serve every reading outside the three damaged records with
+// its exact value, and say what it dropped, in its log and on /metrics.
 //
 // One publisher sends its messages one at a time, each waiting for its
 // PUBACK, so each commit group, and thus each WAL record, holds exactly one
@@ -74,12 +75,14 @@ func TestWALDamageKeepsWhatIsIntact(t *testing.T) {
 	c.Disconnect(0)
 	n.kill(t)
 
-	// Flip a byte in the middle record's body and tear the last record.
+	// Flip a byte in one record's length and in the middle record's body,
+	// and tear the last record.
 	seg, recs := walSegmentRecords(t, filepath.Join(dir, "wal"))
 	require.Len(t, recs, messages, "one WAL record per acknowledged message")
 	buf, err := os.ReadFile(seg)
 	require.NoError(t, err)
-	flipped, torn := messages/2, messages-1
+	badLength, flipped, torn := messages/4, messages/2, messages-1
+	buf[recs[badLength][0]-8] += 3 // the frame's length, 8 bytes before the body
 	buf[recs[flipped][0]+recs[flipped][1]/2] ^= 0x10
 	cut := recs[torn][0] + recs[torn][1]/2
 	require.NoError(t, os.WriteFile(seg, buf[:cut], 0o644))
@@ -102,22 +105,22 @@ func TestWALDamageKeepsWhatIsIntact(t *testing.T) {
 	}
 	want := map[readingKey]float64{}
 	for msg, readings := range sent {
-		if msg == flipped || msg == torn {
+		if msg == badLength || msg == flipped || msg == torn {
 			continue
 		}
 		for k, v := range readings {
 			want[k] = v
 		}
 	}
-	require.Equal(t, want, got, "every reading outside the two damaged records, and nothing else")
+	require.Equal(t, want, got, "every reading outside the three damaged records, and nothing else")
 
 	logs := n.logs.String()
 	for _, msg := range []string{"WAL segment has a damaged record", "WAL segment has a torn tail", "WAL replay dropped damaged data"} {
 		require.Contains(t, logs, msg)
 	}
 	metrics := unlabelledMetrics(t, n)
-	require.Equal(t, 1.0, metrics["quantrac_tsdb_wal_replay_dropped_records"])
-	require.Equal(t, float64(8+recs[flipped][1]), metrics["quantrac_tsdb_wal_replay_skipped_bytes"])
+	require.Equal(t, 2.0, metrics["quantrac_tsdb_wal_replay_dropped_records"])
+	require.Equal(t, float64(8+recs[badLength][1]+8+recs[flipped][1]), metrics["quantrac_tsdb_wal_replay_skipped_bytes"])
 	require.Equal(t, float64(tornBytes), metrics["quantrac_tsdb_wal_replay_truncated_bytes"])
 	require.Equal(t, 0.0, metrics["quantrac_tsdb_wal_replay_orphan_samples"])
 	require.Equal(t, float64(len(want)), metrics["quantrac_tsdb_wal_replay_samples"])
