@@ -187,8 +187,11 @@ func (f *Forwarder) Close() error {
 		<-f.done
 		errs := []error{f.ql.close()}
 		for _, d := range f.dests {
-			w, _ := d.watermark()
+			// Stopped first: a drop in progress, which holds the lock the
+			// watermark needs, then ends at once instead of waiting for a
+			// request in flight. What the senders hold stays pending.
 			d.stop()
+			w, _ := d.watermark()
 			if w != d.saved {
 				errs = append(errs, d.cursor.store(w))
 			}
