@@ -104,3 +104,39 @@ func TestBrokenPartIsSetAside(t *testing.T) {
 	require.Len(t, s, 10, "the intact day is served")
 	require.Equal(t, now, s[0].T)
 }
+
+// TestDamagedSeriesFileIsSkipped damages the series file of the first
+// flush. The store starts, counts the file, serves the series the other
+// file defines, and never hands out the lost refs again.
+func TestDamagedSeriesFileIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	db := openManual(t, dir)
+	base := int64(1_750_000_000_000)
+	var first string
+	for i, dev := range []string{"a", "b"} {
+		ref := metric(t, db, "wind_speed_meters_per_second", "device", dev)
+		var batch Batch
+		batch.Add(ref, base+int64(i)*1000, 3.5)
+		appendWait(t, db, &batch)
+		require.NoError(t, db.flushNow())
+		if i == 0 {
+			files, err := filepath.Glob(filepath.Join(dir, seriesDirName, "*"+seriesExt))
+			require.NoError(t, err)
+			require.Len(t, files, 1)
+			first = files[0]
+		}
+	}
+	require.NoError(t, db.Close())
+	b, err := os.ReadFile(first)
+	require.NoError(t, err)
+	b[10] ^= 0x01
+	require.NoError(t, os.WriteFile(first, b, 0o644))
+
+	db = openManual(t, dir)
+	defer db.Close()
+	require.Equal(t, int64(1), db.Stats().BrokenSeriesFiles)
+	got := selectAll(t, db, everything[0], everything[1], nameIs("wind_speed_meters_per_second"))
+	require.Equal(t, map[string][]sample{`{__name__="wind_speed_meters_per_second", device="b"}`: {{base + 1000, 3.5}}}, got)
+	ref := metric(t, db, "wind_speed_meters_per_second", "device", "a")
+	require.Equal(t, SeriesRef(3), ref, "the lost ref 1 is not handed out again")
+}
