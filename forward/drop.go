@@ -32,17 +32,19 @@ func (d *destination) requestDrop() {
 }
 
 // drop runs on the reader goroutine once the epoch is cancelled. It holds mu
-// throughout, so that the maintenance loop never persists a watermark that
-// skips samples the policy did not drop.
+// from taking the watermark to resuming, so that the maintenance loop never
+// persists a watermark that skips samples the policy did not drop.
 func (d *destination) drop() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	// A batch whose request succeeded as the drop was asked for is
 	// delivered: the watermark is taken once every sender has settled, so
-	// that it is neither counted as dropped nor sent again.
+	// that it is neither counted as dropped nor sent again. Settling may
+	// wait for a request in flight, so it is done before taking mu, which
+	// the maintenance loop needs for every destination.
 	for _, s := range d.shards {
 		s.settle()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	from, _ := d.watermarkLocked()
 	target := d.ql.dropTarget(from, d.opts.MaxQueueBytes)
 	_, before := d.ql.backlog(from)

@@ -187,9 +187,9 @@ func (f *Forwarder) Close() error {
 		<-f.done
 		errs := []error{f.ql.close()}
 		for _, d := range f.dests {
-			// Stopped first: a drop in progress, which holds the lock the
-			// watermark needs, then ends at once instead of waiting for a
-			// request in flight. What the senders hold stays pending.
+			// Stopped first, so that a drop in progress ends at once
+			// instead of waiting for a request in flight. What the senders
+			// hold stays pending, and is sent again after the next Open.
 			d.stop()
 			w, _ := d.watermark()
 			if w != d.saved {
