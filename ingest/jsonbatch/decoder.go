@@ -196,7 +196,7 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 	}
 	for _, m := range d.idx.members[r.fieldsAt : r.fieldsAt+r.nFields] {
 		key := d.str(m.key)
-		if len(key) > d.opts.MaxMetricNameLen || !validMetricName(key) {
+		if len(key) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(key) {
 			invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
 			continue
 		}
@@ -245,7 +245,7 @@ func (d *Decoder) extraTags(r *readingRef) (ingest.Reason, error) {
 
 func (d *Decoder) checkTag(key []byte, v ref) (ingest.Reason, error) {
 	switch {
-	case len(key) > d.opts.MaxTagKeyLen || !validTagKey(key):
+	case len(key) > d.opts.MaxTagKeyLen || !ingest.ValidTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is not a valid label name", key)
 	case reservedTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is reserved", key)

@@ -143,7 +143,7 @@ func (d *refDecoder) reading(i int, r *fastjson.Value, sink ingest.Sink, res *Re
 		}
 	}
 	fields.Visit(func(key []byte, v *fastjson.Value) {
-		if len(key) > d.opts.MaxMetricNameLen || !validMetricName(key) {
+		if len(key) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(key) {
 			invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
 			return
 		}
@@ -194,7 +194,7 @@ func (d *refDecoder) extraTags(xv *fastjson.Value) (ingest.Reason, error) {
 
 func (d *refDecoder) checkTag(key []byte, v *fastjson.Value) (ingest.Reason, error) {
 	switch {
-	case len(key) > d.opts.MaxTagKeyLen || !validTagKey(key):
+	case len(key) > d.opts.MaxTagKeyLen || !ingest.ValidTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is not a valid label name", key)
 	case reservedTagKey(key):
 		return ingest.ReasonLabel, fmt.Errorf("tag key %q is reserved", key)

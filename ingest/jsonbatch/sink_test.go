@@ -55,12 +55,12 @@ type checkingSink struct {
 
 func (c *checkingSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
 	c.samples++
-	require.Truef(c.t, validMetricName(metric), "metric %q", metric)
+	require.Truef(c.t, ingest.ValidMetricName(metric), "metric %q", metric)
 	require.False(c.t, math.IsNaN(v) || math.IsInf(v, 0), "value %v", v)
 	require.NotEmpty(c.t, tags)
 	require.Equal(c.t, "device", string(tags[0].Key))
 	for _, tg := range tags {
-		require.Truef(c.t, validTagKey(tg.Key), "tag key %q", tg.Key)
+		require.Truef(c.t, ingest.ValidTagKey(tg.Key), "tag key %q", tg.Key)
 	}
 	for _, tg := range tags[1:] {
 		require.Falsef(c.t, reservedTagKey(tg.Key), "reserved tag key %q", tg.Key)

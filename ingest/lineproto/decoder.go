@@ -162,7 +162,7 @@ func (d *Decoder) emitLine(p []byte, start int, now int64, sink ingest.Sink, res
 		sink.Invalid(why, fmt.Errorf("line %d: "+format, append([]any{line}, args...)...))
 	}
 	m := d.ln.measurement
-	if d.ln.measEsc || len(m) > d.opts.MaxMetricNameLen || !validMetricName(m) {
+	if d.ln.measEsc || len(m) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(m) {
 		invalid(ingest.ReasonMetricName, "measurement %q is not a valid metric name", m)
 		return
 	}
@@ -206,10 +206,8 @@ func (d *Decoder) metricName(m []byte, f field) ([]byte, bool) {
 	if f.keyEsc || len(m)+1+len(f.key) > d.opts.MaxMetricNameLen {
 		return nil, false
 	}
-	for _, c := range f.key {
-		if charClass[c]&nameRest == 0 {
-			return nil, false
-		}
+	if !ingest.ValidMetricNameTail(f.key) {
+		return nil, false
 	}
 	d.metric = append(append(append(d.metric[:0], m...), '_'), f.key...)
 	return d.metric, true

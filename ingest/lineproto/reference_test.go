@@ -57,7 +57,7 @@ func referenceSamples(payload []byte, now int64, prec lineprotocol.Precision) (s
 		if err != nil {
 			return nil, false
 		}
-		if !lineTagsUsable(tags) || !validMetricName([]byte(meas)) || len(meas) > DefaultMaxMetricNameLen {
+		if !lineTagsUsable(tags) || !ingest.ValidMetricName([]byte(meas)) || len(meas) > DefaultMaxMetricNameLen {
 			continue
 		}
 		for _, f := range fields {
@@ -65,7 +65,7 @@ func referenceSamples(payload []byte, now int64, prec lineprotocol.Precision) (s
 			if f.key == "value" {
 				name = meas
 			}
-			if !validMetricName([]byte(name)) || len(name) > DefaultMaxMetricNameLen {
+			if !ingest.ValidMetricName([]byte(name)) || len(name) > DefaultMaxMetricNameLen {
 				continue
 			}
 			var x float64
@@ -94,7 +94,7 @@ func lineTagsUsable(tags []ingest.Tag) bool {
 		return false
 	}
 	for i, t := range tags {
-		if !validTagKey(t.Key) || reservedTagKey(t.Key) || len(t.Key) > DefaultMaxTagKeyLen ||
+		if !ingest.ValidTagKey(t.Key) || reservedTagKey(t.Key) || len(t.Key) > DefaultMaxTagKeyLen ||
 			len(t.Value) > DefaultMaxTagValueLen || !utf8.Valid(t.Value) {
 			return false
 		}

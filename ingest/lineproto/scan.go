@@ -329,7 +329,7 @@ func (d *Decoder) finishTags() {
 
 func (d *Decoder) checkTag(i int, t ingest.Tag) (ingest.Reason, string) {
 	switch {
-	case len(t.Key) > d.opts.MaxTagKeyLen || !validTagKey(t.Key):
+	case len(t.Key) > d.opts.MaxTagKeyLen || !ingest.ValidTagKey(t.Key):
 		return ingest.ReasonLabel, fmt.Sprintf("tag key %q is not a valid label name", t.Key)
 	case reservedTagKey(t.Key):
 		return ingest.ReasonLabel, fmt.Sprintf("tag key %q is reserved", t.Key)

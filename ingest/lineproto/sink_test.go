@@ -56,11 +56,11 @@ type checkingSink struct {
 
 func (c *checkingSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
 	c.samples++
-	require.Truef(c.t, validMetricName(metric), "metric %q", metric)
+	require.Truef(c.t, ingest.ValidMetricName(metric), "metric %q", metric)
 	require.False(c.t, math.IsNaN(v) || math.IsInf(v, 0), "value %v", v)
 	require.LessOrEqual(c.t, len(metric), DefaultMaxMetricNameLen)
 	for i, tg := range tags {
-		require.Truef(c.t, validTagKey(tg.Key), "tag key %q", tg.Key)
+		require.Truef(c.t, ingest.ValidTagKey(tg.Key), "tag key %q", tg.Key)
 		require.Falsef(c.t, reservedTagKey(tg.Key), "reserved tag key %q", tg.Key)
 		require.Truef(c.t, utf8.Valid(tg.Value), "tag value %q", tg.Value)
 		for _, u := range tags[:i] {
