@@ -51,10 +51,10 @@ bench:
 # is shared and noisy. Exits with status 3 when a figure misses its target.
 BENCH_DURATION ?= 20s
 bench-check: build
-	$(GO) test -run '^$$' -bench 'IngestSim|DecodeSim' -benchmem -cpu 1 -count 3 ./ingest/... > bench-micro.out
+	$(GO) test -run '^$$' -bench 'IngestSim|DecodeSim|ManyGateways' -benchmem -cpu 1 -count 3 ./ingest/... > bench-micro.out
 	cat bench-micro.out
 	$(BIN)/qbench --server child --duration $(BENCH_DURATION) --targets bench/targets.txt \
-	  --micro bench-micro.out qos1-batched qos0-single outage-replay idle-10k
+	  --micro bench-micro.out qos1-batched qos1-max qos0-single outage-replay idle-10k
 
 # Each fuzz target for FUZZTIME (default 30s). Not part of `make test`: their
 # seed corpora already run there as ordinary tests.

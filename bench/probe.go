@@ -219,7 +219,7 @@ func (m *marker) run(ctx context.Context, broker string) error {
 func (m *marker) await(ctx context.Context, query string, seq int64, start time.Time) (time.Duration, bool) {
 	for time.Since(start) < markerTimeout && ctx.Err() == nil {
 		pts, err := m.q.queryInstant(ctx, query, time.Now())
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			m.lastErr.Store(err.Error())
 		}
 		for _, p := range pts {

@@ -109,10 +109,11 @@ func (p *progress) replay(ctx context.Context, d time.Duration, sim *gwsim.Simul
 	return time.Since(start).Seconds()
 }
 
-// min5s is the lowest rate over 5 consecutive seconds of the window.
+// min5s is the lowest rate over 5 consecutive seconds of the window, or
+// -1 for a window under 5 s.
 func (p *progress) min5s() float64 {
 	if len(p.perSec) < 5 {
-		return 0
+		return -1
 	}
 	best := -1.0
 	for i := 0; i+5 <= len(p.perSec); i++ {
