@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -81,6 +82,9 @@ func (s *msgState) relayIdentity(tags []ingest.Tag) (ingest.Reason, error) {
 	if len(prov) == 0 || len(gw) == 0 {
 		return ingest.ReasonLabel, errors.New("a relayed series needs province and gateway labels")
 	}
+	if bytes.IndexByte(prov, 0) >= 0 || bytes.IndexByte(gw, 0) >= 0 {
+		return ingest.ReasonLabel, errors.New("a relayed province or gateway label has a NUL byte")
+	}
 	if !s.msg.Relay.Allows(string(prov)) {
 		return ingest.ReasonLabel, fmt.Errorf("this relay may not write province %q", prov)
 	}
@@ -124,9 +128,22 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 			s.tags[j], s.tags[j-1] = s.tags[j-1], s.tags[j]
 		}
 	}
+	// The key separates its parts with NUL bytes, so a part holding one
+	// could spell another series' key and reach it without the checks a
+	// new series gets. Decoders hold tag keys to [a-zA-Z0-9_] and gateway
+	// formats their metric names too; values (and remote-write names) are
+	// checked here, on every sample, because a cache hit skips create.
+	if bytes.IndexByte(metric, 0) >= 0 {
+		s.Invalid(ingest.ReasonMetricName, fmt.Errorf("metric name %q has a NUL byte", metric))
+		return
+	}
 	k := append(s.key[:s.prefixLen], metric...)
 	k = append(k, 0)
 	for _, t := range s.tags {
+		if bytes.IndexByte(t.Value, 0) >= 0 || bytes.IndexByte(t.Key, 0) >= 0 {
+			s.Invalid(ingest.ReasonLabel, fmt.Errorf("label %q value has a control character", t.Key))
+			return
+		}
 		k = append(k, t.Key...)
 		k = append(k, 0)
 		k = append(k, t.Value...)
