@@ -264,7 +264,14 @@ func TestForwardSurvivesRegionalRestartDuringOutage(t *testing.T) {
 
 func TestForwardFullQueueDropsOldestAndSaysSo(t *testing.T) {
 	const bound = 16 << 10
-	n := newTwoNodes(t, func(d *forward.Destination) { d.MaxQueueBytes = bound }, 4<<10)
+	// A drop abandons the batches the senders hold, as well as the oldest
+	// segments. Small batches and one sender keep that share small: with
+	// the default 5 000 samples a batch, one batch could hold the whole
+	// test's backlog, and a drop under load would leave nothing to keep.
+	n := newTwoNodes(t, func(d *forward.Destination) {
+		d.MaxQueueBytes = bound
+		d.MaxSamplesPerSend, d.MinShards, d.MaxShards = 50, 1, 1
+	}, 4<<10)
 	n.stopNational()
 	published := n.publish(nil, 150) // about 100 KB of queue records
 	require.Eventually(t, func() bool { return n.regional.Forwarder().Stats()[0].Dropped > 0 },
