@@ -1,9 +1,10 @@
 package simbench
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quantrac/quantrac/internal/cputime"
 )
 
 // Rates reports a benchmark in the units of docs/ingest.md: readings and
@@ -37,11 +38,4 @@ func (r Rates) Report(readings, samples int64) {
 	}
 }
 
-// cpuTime is the user and system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { return cputime.Used() }
