@@ -94,7 +94,14 @@ func TestMergesWhileQueriesRead(t *testing.T) {
 				return
 			}
 			committed.Store(r + 1)
+			// Every 30 rounds, wait for the flusher to have flushed again,
+			// and at the end for a merge, so that flushes and merges overlap
+			// the readers however the machine schedules them.
+			if (r+1)%30 == 0 && !waitFor(t, func(st Stats) bool { return st.Flushes > r/30 }, db) {
+				return
+			}
 		}
+		waitFor(t, func(st Stats) bool { return st.Merges > 0 }, db)
 	}()
 	stop := make(chan struct{})
 	for range 2 {
@@ -150,6 +157,19 @@ func TestMergesWhileQueriesRead(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dir, partsDirName, "*", "*"))
 	require.NoError(t, err)
 	require.Len(t, files, db.Stats().Parts, "every merged-away part file was removed: %v", files)
+}
+
+// waitFor polls db's Stats until cond holds, for at most 10 seconds; from
+// a goroutine, it reports a timeout with t.Error.
+func waitFor(t *testing.T, cond func(Stats) bool, db *DB) bool {
+	for deadline := time.Now().Add(10 * time.Second); !cond(db.Stats()); {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out; stats %+v", db.Stats())
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
 }
 
 // assertNoError reports err from a goroutine that must not call FailNow.
