@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // FileVersion is the tokens file format version this package reads and
@@ -185,7 +186,7 @@ func SaveTokens(path string, tokens []Token) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("cannot write tokens file: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("cannot write tokens file: %w", err)
 	}
 	return nil
@@ -206,15 +207,6 @@ func writeSynced(f *os.File, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // AddRequest describes a token to create.

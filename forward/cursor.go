@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // A cursor file holds the position up to which a destination has
@@ -95,5 +97,5 @@ func (c *cursorFile) store(p Position) error {
 	if err := os.Rename(tmp, c.path); err != nil {
 		return fmt.Errorf("cannot replace forward cursor: %w", err)
 	}
-	return syncDir(filepath.Dir(c.path))
+	return fsutil.SyncDir(filepath.Dir(c.path))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/quantrac/quantrac/ingest/pipeline"
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // ErrClosed is returned by Append after Close.
@@ -353,7 +354,7 @@ func (l *queueLog) cut() error {
 		f.Close()
 		return fmt.Errorf("cannot fsync forward segment %s: %w", name, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -381,18 +382,6 @@ func (l *queueLog) close() error {
 	}
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("cannot close forward segment: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %s for fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cannot fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // The read side of the log: what destinations' readers and the maintenance
@@ -138,7 +140,7 @@ func (l *queueLog) removeBefore(num uint64) error {
 			errs = append(errs, fmt.Errorf("cannot remove forward segment %d: %w", n, err))
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/quantrac/quantrac/internal/fsutil"
 	"github.com/quantrac/quantrac/tsdb/part"
 )
 
@@ -216,7 +217,7 @@ func (db *DB) partitionWriter(writers map[int64]*part.Writer, day int64, seq uin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create partition directory: %w", err)
 	}
-	if err := part.SyncDir(filepath.Dir(dir)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
 	w, err := part.Create(filepath.Join(dir, partFileName(seq, seq)), db.partCodec,
@@ -292,5 +293,5 @@ func (db *DB) compactSeriesFilesLocked() error {
 		}
 	}
 	db.seriesFiles.files = []seriesFile{sf}
-	return part.SyncDir(filepath.Join(db.opts.Dir, seriesDirName))
+	return fsutil.SyncDir(filepath.Join(db.opts.Dir, seriesDirName))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/quantrac/quantrac/internal/fsutil"
 	"github.com/quantrac/quantrac/tsdb/part"
 )
 
@@ -139,7 +140,7 @@ func writeFileDurably(name string, b []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("cannot write %s: %w", name, err)
 	}
-	return part.SyncDir(filepath.Dir(name))
+	return fsutil.SyncDir(filepath.Dir(name))
 }
 
 // readSeriesFile calls fn for every series in the file, in ref order.

@@ -32,6 +32,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // Version is the file format version written in the header.
@@ -351,25 +353,13 @@ func (l *Log) rewrite(records []byte) error {
 		f.Close()
 		return fmt.Errorf("cannot replace session log: %w", err)
 	}
-	if err := syncDir(filepath.Dir(l.path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(l.path)); err != nil {
 		f.Close()
 		return err
 	}
 	l.f.Close()
 	l.f = f
 	l.size = int64(headerSize + len(records))
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open session directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cannot fsync session directory: %w", err)
-	}
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // Segment file layout (little endian):
@@ -145,7 +147,7 @@ func (q *Queue) createSegment() error {
 		f.Close()
 		return fmt.Errorf("cannot write queue segment header: %w", err)
 	}
-	if err := errors.Join(f.Sync(), syncDir(q.opts.Dir)); err != nil {
+	if err := errors.Join(f.Sync(), fsutil.SyncDir(q.opts.Dir)); err != nil {
 		f.Close()
 		return fmt.Errorf("cannot sync new queue segment: %w", err)
 	}
@@ -213,12 +215,4 @@ func (q *Queue) removeFile(path string) error {
 		return fmt.Errorf("cannot remove queue segment: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 // WriterOptions configure a Writer. The zero value is valid.
@@ -237,7 +239,7 @@ func (w *Writer) sync() error {
 	if err := os.Rename(w.tmp, w.path); err != nil {
 		return fmt.Errorf("cannot rename part into place: %w", err)
 	}
-	return SyncDir(filepath.Dir(w.path))
+	return fsutil.SyncDir(filepath.Dir(w.path))
 }
 
 // Abort discards the part being written.
@@ -269,20 +271,6 @@ func appendMetaindex(dst []byte, meta []metaEntry) []byte {
 		prev = e.lastRef
 	}
 	return dst
-}
-
-// SyncDir fsyncs a directory, making the names created or removed in it
-// durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %s for fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cannot fsync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // AppendRawBlock appends a block copied from another part without decoding

@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/quantrac/quantrac/internal/fsutil"
 )
 
 const (
@@ -237,7 +239,7 @@ func (w *WAL) cut() error {
 	}
 	// The new file's directory entry must be durable before any record in it
 	// is acknowledged.
-	if err := syncDir(w.dir); err != nil {
+	if err := fsutil.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -272,7 +274,7 @@ func (w *WAL) RemoveBefore(n int) error {
 		}
 	}
 	w.segments = keep
-	if err := syncDir(w.dir); err != nil {
+	if err := fsutil.SyncDir(w.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -284,18 +286,6 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	return w.closeCurrent()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %s for fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("cannot fsync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 func putU32(b []byte, v uint32) {
