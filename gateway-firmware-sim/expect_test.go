@@ -220,12 +220,14 @@ func decodeSparkplug(t testing.TB, nodes map[string]*sparkplug.EdgeNode, m messa
 
 // sampleSink turns platform decoder output into sample keys.
 type sampleSink struct {
+	ingest.TagHolder
 	group, node string
 	add         func(sampleKey, float64)
 	n, invalid  int
 }
 
-func (s *sampleSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+func (s *sampleSink) Sample(metric []byte, ts int64, v float64) {
+	tags := s.Current
 	if string(metric) == sparkplug.OnlineMetric {
 		return
 	}

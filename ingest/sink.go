@@ -9,22 +9,30 @@ package ingest
 
 // Tag is one label a payload carries for a reading (a line-protocol tag, the
 // device id of a JSON reading). Key and Value alias the payload or the
-// decoder's scratch space and are valid only for the duration of the Sink
-// call that receives them.
+// decoder's scratch space; see Sink.Tags for how long they stay valid.
 type Tag struct {
 	Key, Value []byte
 }
 
 // Sink receives what a decoder finds in one payload, in payload order.
 //
-// Byte slices passed to a Sink alias the payload or decoder scratch space;
-// a Sink that needs them after the call returns must copy them. The tags
-// slice is reused by the decoder between calls.
+// A reading's fields share its labels, so a decoder gives them once per
+// reading (Tags) and then each field's value (Sample): a sink resolves the
+// labels once, not once per field. Byte slices passed to a Sink alias the
+// payload or decoder scratch space; a Sink that needs them after Decode
+// returns must copy them.
 type Sink interface {
-	// Sample receives one value: metric is the series' metric name, tags the
-	// labels that come from the payload (never province or gateway, which come
-	// from the topic), ts is Unix milliseconds.
-	Sample(metric []byte, tags []Tag, ts int64, value float64)
+	// Tags sets the labels that come from the payload for the Sample calls
+	// that follow, up to the next Tags call: a JSON reading's device and
+	// tags, a line's tags, a Sparkplug device. Never province or gateway,
+	// which come from the topic. The decoder leaves the slice and the bytes
+	// it points at unchanged until its next Tags call or the end of Decode.
+	// Every Sample call comes after a Tags call.
+	Tags(tags []Tag)
+
+	// Sample receives one value of the current tags: metric is the series'
+	// metric name, ts is Unix milliseconds.
+	Sample(metric []byte, ts int64, value float64)
 
 	// Invalid receives one reading that the decoder skipped. The decoder goes
 	// on with the rest of the payload. The error says what was wrong and where
@@ -80,3 +88,12 @@ func (r Reason) String() string {
 
 // NumReasons is the number of defined reasons, for sizing counter arrays.
 const NumReasons = int(numReasons)
+
+// TagHolder keeps the tags of the last Tags call, for a Sink that wants
+// them beside each sample (tests, tools): embed it and read Current.
+type TagHolder struct {
+	Current []Tag
+}
+
+// Tags implements Sink.
+func (h *TagHolder) Tags(tags []Tag) { h.Current = tags }

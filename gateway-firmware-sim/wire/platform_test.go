@@ -29,11 +29,13 @@ type sample struct {
 }
 
 type collector struct {
+	ingest.TagHolder
 	samples []sample
 	invalid []string
 }
 
-func (c *collector) Sample(metric []byte, tags []ingest.Tag, ts int64, value float64) {
+func (c *collector) Sample(metric []byte, ts int64, value float64) {
+	tags := c.Current
 	s := sample{metric: string(metric), ts: ts, value: value}
 	for i, t := range tags {
 		if i > 0 {

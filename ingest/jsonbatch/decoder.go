@@ -194,6 +194,7 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 			return
 		}
 	}
+	sink.Tags(d.tags)
 	for _, m := range d.idx.members[r.fieldsAt : r.fieldsAt+r.nFields] {
 		key := d.str(m.key)
 		if len(key) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(key) {
@@ -218,7 +219,7 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 			continue
 		}
 		res.Samples++
-		sink.Sample(key, d.tags, ts, x)
+		sink.Sample(key, ts, x)
 	}
 }
 

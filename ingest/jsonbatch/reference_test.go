@@ -142,6 +142,7 @@ func (d *refDecoder) reading(i int, r *fastjson.Value, sink ingest.Sink, res *Re
 			return
 		}
 	}
+	sink.Tags(d.tags)
 	fields.Visit(func(key []byte, v *fastjson.Value) {
 		if len(key) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(key) {
 			invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
@@ -165,7 +166,7 @@ func (d *refDecoder) reading(i int, r *fastjson.Value, sink ingest.Sink, res *Re
 			return
 		}
 		res.Samples++
-		sink.Sample(key, d.tags, ts, x)
+		sink.Sample(key, ts, x)
 	})
 }
 

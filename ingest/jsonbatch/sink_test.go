@@ -31,12 +31,14 @@ func fmtSample(metric []byte, tags []ingest.Tag, ts int64, v float64) sample {
 
 // recorder is a Sink that keeps copies of everything it is given.
 type recorder struct {
+	ingest.TagHolder
 	samples []sample
 	reasons []ingest.Reason
 	errs    []error
 }
 
-func (r *recorder) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+func (r *recorder) Sample(metric []byte, ts int64, v float64) {
+	tags := r.Current
 	r.samples = append(r.samples, fmtSample(metric, tags, ts, v))
 }
 
@@ -48,12 +50,14 @@ func (r *recorder) Invalid(why ingest.Reason, err error) {
 // checkingSink enforces the Sink contract's invariants on every call; the
 // fuzz target uses it.
 type checkingSink struct {
+	ingest.TagHolder
 	t       *testing.T
 	samples int
 	invalid int
 }
 
-func (c *checkingSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+func (c *checkingSink) Sample(metric []byte, ts int64, v float64) {
+	tags := c.Current
 	c.samples++
 	require.Truef(c.t, ingest.ValidMetricName(metric), "metric %q", metric)
 	require.False(c.t, math.IsNaN(v) || math.IsInf(v, 0), "value %v", v)
@@ -76,11 +80,12 @@ func (c *checkingSink) Invalid(why ingest.Reason, err error) {
 
 // countSink counts calls and keeps nothing, so that it does not allocate.
 type countSink struct {
+	ingest.TagHolder
 	samples, invalid int
 	sum              float64
 }
 
-func (c *countSink) Sample(_ []byte, _ []ingest.Tag, _ int64, v float64) {
+func (c *countSink) Sample(_ []byte, _ int64, v float64) {
 	c.samples++
 	c.sum += v
 }

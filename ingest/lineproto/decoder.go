@@ -179,6 +179,7 @@ func (d *Decoder) emitLine(p []byte, start int, now int64, sink ingest.Sink, res
 			return
 		}
 	}
+	sink.Tags(d.tags)
 	for _, f := range d.fields {
 		metric, ok := d.metricName(m, f)
 		switch {
@@ -188,7 +189,7 @@ func (d *Decoder) emitLine(p []byte, start int, now int64, sink ingest.Sink, res
 			invalid(f.why, "field %q: %s value cannot be a sample", f.key, kindNames[f.kind])
 		default:
 			res.Samples++
-			sink.Sample(metric, d.tags, ts, f.val)
+			sink.Sample(metric, ts, f.val)
 		}
 	}
 }

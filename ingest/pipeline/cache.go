@@ -3,6 +3,7 @@ package pipeline
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -16,7 +17,7 @@ import (
 const cacheShards = 64
 
 // seriesCache maps a series' canonical key bytes to its ref. The key is
-// province, gateway, metric and the sorted tags, each followed by a zero byte
+// province, gateway, the sorted tags and the metric, each followed by a zero byte
 // (docs/ingest.md). A hit compares the whole key, so a hash collision costs a
 // comparison, never a wrong series.
 type seriesCache struct {
@@ -40,6 +41,10 @@ type cacheEntry struct {
 	ref  tsdb.SeriesRef
 	lset labels.Labels // for forwarding, which sends labels, not refs
 	next *cacheEntry   // another key with the same hash
+	// succ is the series that followed this one in its gateway's last
+	// message: a prediction, checked by comparing the key, and the only
+	// field that changes after the entry is published.
+	succ atomic.Pointer[cacheEntry]
 	klen int
 	kin  [inlineKey]byte // the key, when it fits
 	kout string          // the key, when it does not

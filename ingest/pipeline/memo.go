@@ -68,7 +68,10 @@ func (m *seriesMemo) put(e *cacheEntry) (grow bool) {
 // memoHolder is the part of GatewayStats that owns its memo.
 type memoHolder struct {
 	memo atomic.Pointer[seriesMemo] // set by the gateway's first message
-	grow sync.Mutex
+	// first is the series of the first sample of the gateway's last
+	// message, where the chain of cacheEntry.succ predictions starts.
+	first atomic.Pointer[cacheEntry]
+	grow  sync.Mutex
 }
 
 // seriesMemo returns the gateway's memo, creating it on first use.

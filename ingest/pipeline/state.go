@@ -30,7 +30,14 @@ type msgState struct {
 	lsets     []labels.Labels // each sample's labels, kept only when forwarding
 	key       []byte          // canonical series key being built
 	prefixLen int             // bytes of key that hold province and gateway
-	tags      []ingest.Tag
+	tagsEnd   int             // bytes of key that hold the prefix and the tags
+	tags      []ingest.Tag    // the current reading's, sorted
+	tagReason ingest.Reason   // why they are refused, with tagErr
+	tagErr    error
+
+	// prev is the series of the previous sample, next the one that followed
+	// it the last time: the prediction for this sample.
+	prev, next *cacheEntry
 
 	prov, gateway      string // the identity's, for new series
 	relayProv, relayGw []byte // a relayed reading's, aliasing the payload
@@ -61,6 +68,8 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	k[len(msg.Province)] = 0
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
+	s.tagsEnd, s.tagReason, s.tagErr = s.prefixLen, ingest.ReasonNone, nil
+	s.prev, s.next = nil, s.gw.first.Load()
 	s.prov, s.gateway = msg.Province, msg.Gateway
 }
 
@@ -93,6 +102,7 @@ func (s *msgState) relayIdentity(tags []ingest.Tag) (ingest.Reason, error) {
 	k = append(k, gw...)
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
+	s.tagsEnd = s.prefixLen
 	s.relayProv, s.relayGw = prov, gw
 	return ingest.ReasonNone, nil
 }
@@ -106,18 +116,15 @@ func (s *msgState) Invalid(reason ingest.Reason, err error) {
 	}
 }
 
-// Sample implements ingest.Sink: it resolves the series and adds the sample
-// to the batch.
-func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
-	if ts < s.min || ts > s.max {
-		s.Invalid(ingest.ReasonTimestamp, fmt.Errorf("timestamp %d of %s is outside the accepted window [%d, %d]", ts, metric, s.min, s.max))
-		return
-	}
-	// Sort the tags into scratch space (insertion sort: there are few), so
-	// that tag order in the payload does not change the series.
+// Tags implements ingest.Sink: it sorts the reading's tags into s.tags
+// (insertion sort: there are few), so that tag order in the payload does not
+// change the series, checks them for NUL bytes and writes the key's tag
+// section after its prefix, once for all of the reading's fields.
+func (s *msgState) Tags(tags []ingest.Tag) {
+	s.tagReason, s.tagErr = ingest.ReasonNone, nil
 	if s.msg.Relay != nil {
 		if reason, err := s.relayIdentity(tags); err != nil {
-			s.Invalid(reason, err)
+			s.tagReason, s.tagErr = reason, err
 			return
 		}
 	} else {
@@ -132,16 +139,11 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 	// could spell another series' key and reach it without the checks a
 	// new series gets. Decoders hold tag keys to [a-zA-Z0-9_] and gateway
 	// formats their metric names too; values (and remote-write names) are
-	// checked here, on every sample, because a cache hit skips create.
-	if bytes.IndexByte(metric, 0) >= 0 {
-		s.Invalid(ingest.ReasonMetricName, fmt.Errorf("metric name %q has a NUL byte", metric))
-		return
-	}
-	k := append(s.key[:s.prefixLen], metric...)
-	k = append(k, 0)
+	// checked here, because a cache hit skips create.
+	k := s.key[:s.prefixLen]
 	for _, t := range s.tags {
 		if bytes.IndexByte(t.Value, 0) >= 0 || bytes.IndexByte(t.Key, 0) >= 0 {
-			s.Invalid(ingest.ReasonLabel, fmt.Errorf("label %q value has a control character", t.Key))
+			s.tagReason, s.tagErr = ingest.ReasonLabel, fmt.Errorf("label %q value has a control character", t.Key)
 			return
 		}
 		k = append(k, t.Key...)
@@ -149,26 +151,73 @@ func (s *msgState) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64)
 		k = append(k, t.Value...)
 		k = append(k, 0)
 	}
+	s.key, s.tagsEnd = k, len(k)
+}
+
+// Sample implements ingest.Sink: it resolves the series and adds the sample
+// to the batch. The key's tag section is already built (Tags), and the
+// series is most often the one that followed the previous sample's series
+// the last time (each cache entry remembers its successor): one comparison
+// of the key then resolves it, with no hash and no table probe.
+func (s *msgState) Sample(metric []byte, ts int64, v float64) {
+	if ts < s.min || ts > s.max {
+		s.Invalid(ingest.ReasonTimestamp, fmt.Errorf("timestamp %d of %s is outside the accepted window [%d, %d]", ts, metric, s.min, s.max))
+		return
+	}
+	if s.tagErr != nil {
+		s.Invalid(s.tagReason, s.tagErr)
+		return
+	}
+	if bytes.IndexByte(metric, 0) >= 0 {
+		s.Invalid(ingest.ReasonMetricName, fmt.Errorf("metric name %q has a NUL byte", metric))
+		return
+	}
+	k := append(s.key[:s.tagsEnd], metric...)
+	k = append(k, 0)
 	s.key = k
-	h := s.p.cache.hash(k)
-	e := s.memo.get(h, k)
-	if e == nil {
-		if e = s.p.cache.get(h, k); e == nil {
-			ref, lset, reason, err := s.create(metric)
-			if err != nil {
-				s.Invalid(reason, err)
-				return
-			}
-			e = s.p.cache.put(h, k, ref, lset)
+	e := s.next
+	if e == nil || !e.is(k) {
+		if e = s.lookup(k, metric); e == nil {
+			return
 		}
-		if s.memo.put(e) {
-			s.memo = s.gw.growMemo(s.memo)
+		// Remember the order for the next message: e follows the
+		// previous sample's series.
+		if s.prev != nil {
+			if s.prev.succ.Load() != e {
+				s.prev.succ.Store(e)
+			}
+		} else if s.gw.first.Load() != e {
+			s.gw.first.Store(e)
 		}
 	}
+	s.prev, s.next = e, e.succ.Load()
 	s.batch.Add(e.ref, ts, v)
 	if s.p.opts.Forwarder != nil {
 		s.lsets = append(s.lsets, e.lset)
 	}
+}
+
+// lookup resolves key through the gateway's memo and the shared cache, and
+// creates the series when neither knows it; nil means the reading was
+// refused.
+func (s *msgState) lookup(k, metric []byte) *cacheEntry {
+	h := s.p.cache.hash(k)
+	e := s.memo.get(h, k)
+	if e != nil {
+		return e
+	}
+	if e = s.p.cache.get(h, k); e == nil {
+		ref, lset, reason, err := s.create(metric)
+		if err != nil {
+			s.Invalid(reason, err)
+			return nil
+		}
+		e = s.p.cache.put(h, k, ref, lset)
+	}
+	if s.memo.put(e) {
+		s.memo = s.gw.growMemo(s.memo)
+	}
+	return e
 }
 
 // create validates a series seen for the first time and registers it with

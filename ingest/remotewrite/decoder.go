@@ -125,12 +125,13 @@ func (d *Decoder) series(i int, ts *prompb.TimeSeries, sink ingest.Sink) {
 		sink.Invalid(ingest.ReasonMetricName, fmt.Errorf("series %d: %w", i, errNoName))
 		return
 	}
+	sink.Tags(d.tags)
 	for _, s := range ts.Samples {
 		if math.IsInf(s.Value, 0) {
 			sink.Invalid(ingest.ReasonValue, fmt.Errorf("series %d (%s): infinite value", i, name))
 			continue
 		}
-		sink.Sample(name, d.tags, s.Timestamp, s.Value)
+		sink.Sample(name, s.Timestamp, s.Value)
 	}
 	if n := len(ts.Histograms); n > 0 {
 		sink.Invalid(ingest.ReasonValue, fmt.Errorf("series %d (%s): %d native histogram samples are not stored", i, name, n))

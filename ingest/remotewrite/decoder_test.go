@@ -16,11 +16,13 @@ import (
 
 // recordingSink keeps what the decoder hands it, copied, as text.
 type recordingSink struct {
+	ingest.TagHolder
 	samples []string
 	reasons []ingest.Reason
 }
 
-func (s *recordingSink) Sample(metric []byte, tags []ingest.Tag, ts int64, v float64) {
+func (s *recordingSink) Sample(metric []byte, ts int64, v float64) {
+	tags := s.Current
 	var b strings.Builder
 	b.Write(metric)
 	for _, t := range tags {
@@ -137,11 +139,12 @@ func FuzzRemoteWrite(f *testing.F) {
 }
 
 type checkingSink struct {
+	ingest.TagHolder
 	calls int
 	bad   bool
 }
 
-func (s *checkingSink) Sample(metric []byte, _ []ingest.Tag, _ int64, v float64) {
+func (s *checkingSink) Sample(metric []byte, _ int64, v float64) {
 	s.calls++
 	if len(metric) == 0 || math.IsInf(v, 0) {
 		s.bad = true

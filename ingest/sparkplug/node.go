@@ -188,6 +188,10 @@ type msg struct {
 	h       header
 	payload []byte
 	now     int64
+	// device is the device whose tags the sink has, when tagged: a
+	// message's metrics share them, so the sink gets them once.
+	device []byte
+	tagged bool
 }
 
 func (m *msg) invalid(why ingest.Reason, format string, args ...any) {
@@ -197,8 +201,12 @@ func (m *msg) invalid(why ingest.Reason, format string, args ...any) {
 
 func (m *msg) sample(metric, device []byte, ts int64, v float64) {
 	m.res.Samples++
-	m.n.tags[0] = ingest.Tag{Key: m.n.deviceKey, Value: device}
-	m.sink.Sample(metric, m.n.tags, ts, v)
+	if !m.tagged || string(device) != string(m.device) {
+		m.n.tags[0] = ingest.Tag{Key: m.n.deviceKey, Value: device}
+		m.sink.Tags(m.n.tags)
+		m.device, m.tagged = device, true
+	}
+	m.sink.Sample(metric, ts, v)
 }
 
 // payloadTime is the payload's timestamp, or now when it has none or it is
