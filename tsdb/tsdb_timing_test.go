@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
+	"github.com/quantrac/quantrac/gateway-firmware-sim/sensor"
+	"github.com/quantrac/quantrac/province"
 	"github.com/stretchr/testify/require"
 )
 
@@ -119,29 +121,85 @@ func BenchmarkWALCommit(b *testing.B) {
 // sorting, block encoding of every series, the part file's write, fsync and
 // rename, and the removal of the WAL segments it covers. The head holds
 // 10 000 series of 24 samples each, the default budget's size.
+// samples/cpu-s counts the CPU time of the flushes alone.
 func BenchmarkFlush(b *testing.B) {
 	const series, perSeries = 10_000, 24
 	db := openManual(b, b.TempDir())
 	defer db.Close()
 	refs := benchSeries(b, db, series)
 	var batch Batch
-	var s, samples int64
-	b.ReportAllocs()
-	for b.Loop() {
-		b.StopTimer()
+	var s int64
+	benchFlushes(b, db, func() *Batch {
 		batch.Reset()
 		for range perSeries {
 			fillRound(&batch, refs, s)
 			s++
 		}
-		appendWait(b, db, &batch)
+		return &batch
+	})
+}
+
+// BenchmarkFlushSim is BenchmarkFlush on the gateway simulator's data: 2 000
+// devices of every kind (about 5 500 series), their jittered timestamps
+// shared by a device's fields and their decimal values, 24 readings of
+// each at 10 s per flush.
+func BenchmarkFlushSim(b *testing.B) {
+	const devices, perSeries = 2_000, 24
+	db := openManual(b, b.TempDir())
+	defer db.Close()
+	p, ok := province.Lookup("ha-noi")
+	require.True(b, ok)
+	site, err := sensor.NewSite(20260101, p, 7, devices, 10*time.Second)
+	require.NoError(b, err)
+	refs := make([][]SeriesRef, devices)
+	for i := range devices {
+		k, num := site.Device(i)
+		dev := string(sensor.AppendDeviceID(nil, k, num))
+		for _, f := range k.Fields() {
+			refs[i] = append(refs[i], metric(b, db, f.Metric, "province", "ha-noi",
+				"gateway", site.Gateway(), "device", dev, "kind", k.String()))
+		}
+	}
+	slot := site.FirstSlot(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	var batch Batch
+	var r sensor.Reading
+	benchFlushes(b, db, func() *Batch {
+		batch.Reset()
+		for range perSeries {
+			for i := range devices {
+				site.Read(slot, i, &r)
+				for f, ref := range refs[i] {
+					batch.Add(ref, r.TS, r.Float(f))
+				}
+			}
+			slot++
+		}
+		return &batch
+	})
+}
+
+// benchFlushes times flushes of the heads fill builds (untimed), and
+// reports samples/s and samples per CPU second of the flushes.
+func benchFlushes(b *testing.B, db *DB, fill func() *Batch) {
+	var samples int64
+	var flushCPU time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		batch := fill()
+		appendWait(b, db, batch)
 		b.StartTimer()
+		cpu := cpuTime()
 		if err := db.flushNow(); err != nil {
 			b.Fatal(err)
 		}
+		flushCPU += cpuTime() - cpu
 		samples += int64(batch.Len())
 	}
 	reportSamplesPerSecond(b, samples)
+	if flushCPU > 0 {
+		b.ReportMetric(float64(samples)/flushCPU.Seconds(), "samples/cpu-s")
+	}
 }
 
 // BenchmarkReplay measures the start of a store whose head is only in the

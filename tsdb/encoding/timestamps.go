@@ -33,7 +33,7 @@ func (c *Codec) AppendTimestamps(dst []byte, ts []int64) []byte {
 	s.a, s.b, s.c = grow(s.a, n), grow(s.b, n), grow(s.c, n)
 	d := deltasInto(s.a, ts)
 	dd := deltasInto(s.b, d)
-	ch := newStreamChoice()
+	ch := newStreamChoice(n, c.entropyMin)
 	head := varintLen(ts[0])
 	ch.consider(kindTSDelta, head, d, s)
 	ch.consider(kindTSDoD, head+varintLen(d[0]), dd, s)
@@ -51,7 +51,7 @@ func (c *Codec) AppendTimestamps(dst []byte, ts []int64) []byte {
 		huff = ch.appendHuffStream(huff)
 		s.body2 = huff[:0]
 	}
-	return c.finish(dst, at, ch.forKind, plain, ch.huffKind, huff, s)
+	return c.finish(dst, at, n, ch.forKind, plain, ch.huffKind, huff, s)
 }
 
 // appendTSHead appends the fields that precede the integer stream of a

@@ -20,8 +20,8 @@ func (c *Codec) AppendValues(dst []byte, vals []float64) []byte {
 	}
 	s := c.encs.Get().(*encScratch)
 	defer c.encs.Put(s)
-	kind, plain, huffKind, huff := chooseValues(s, vals)
-	return c.finish(dst, at, kind, plain, huffKind, huff, s)
+	kind, plain, huffKind, huff := chooseValues(s, vals, c.entropyMin)
+	return c.finish(dst, at, n, kind, plain, huffKind, huff, s)
 }
 
 func allSameBits(vals []float64) bool {
@@ -40,14 +40,14 @@ func allSameBits(vals []float64) bool {
 // (nil when there is none); finish then weighs zstd against them. The XOR
 // form costs about as much to try as to write, so it is tried only when
 // there is no decimal form or it takes over one byte a sample.
-func chooseValues(s *encScratch, vals []float64) (kind byte, plain []byte, huffKind byte, huff []byte) {
+func chooseValues(s *encScratch, vals []float64, entropyMin int) (kind byte, plain []byte, huffKind byte, huff []byte) {
 	n := len(vals)
 	kind, size := byte(kindRaw), 8*n
 	if allSameBits(vals) {
 		kind, size = kindValConst, 8
 	}
 	dec, isDec := toDecimal(s, vals)
-	ch := newStreamChoice()
+	ch := newStreamChoice(n, entropyMin)
 	var step int64
 	if isDec {
 		head := varintLen(int64(dec.exp)) + exceptionsSize(dec.exc)
