@@ -2,10 +2,14 @@ package jsonbatch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
+
+	"github.com/quantrac/quantrac/ingest/internal/shortdec"
 )
 
 // The scanner reads a JSON batch in place, in one pass that checks the
@@ -16,6 +20,13 @@ import (
 // emitted until the pass has succeeded, so a message refused for its syntax
 // or its size makes no Sink call. The emitting pass (decoder.go) then walks
 // only the indexed values and each reading's "tags" and "fields" objects.
+//
+// Gateways repeat themselves, and two shortcuts use it: a key of "fields"
+// or "tags" is first compared whole with the key in the same place of the
+// previous reading (expectedKey), which spares scanning it byte by byte
+// and, in the emitting pass, validating the name again; and a number that
+// is a short decimal is parsed while it is scanned (shortNumber). Both
+// fall back to the general path and give the same outcome.
 //
 // The grammar is the one github.com/valyala/fastjson (the decoder this
 // scanner replaced) accepts, so no message changes its outcome: JSON, plus
@@ -47,8 +58,23 @@ var kindNames = [...]string{kNone: "missing", kObject: "object", kArray: "array"
 type ref struct {
 	start, end int32
 	kind       byte
-	escaped    bool // a string with a backslash: decode it before use
+	flags      byte // refEscaped, refSame
 }
+
+// Flags of a ref. They share one byte so that a ref stays four fields: a
+// member (two refs) is then passed and copied in registers.
+const (
+	// refEscaped marks a string with a backslash: decode it before use.
+	refEscaped byte = 1 << iota
+	// refSame marks a member key equal to the key in the same place of the
+	// previous reading's object of the same name ("fields" or "tags").
+	refSame
+	// refShort marks a number the scan parsed already (member.num).
+	refShort
+)
+
+func (r ref) escaped() bool { return r.flags&refEscaped != 0 }
+func (r ref) same() bool    { return r.flags&refSame != 0 }
 
 // readingRef indexes one element of "readings".
 type readingRef struct {
@@ -72,6 +98,10 @@ type scanner struct {
 	idx     *index
 	scratch []byte // decoded keys, for comparing escaped member names
 	count   int32  // members of the object scanned in modeMembers
+	// expAt and expN locate, in index.members, the members of the previous
+	// reading's object of the same name, whose keys the object scanned in
+	// modeMembers most likely repeats.
+	expAt, expN int32
 }
 
 // Object scanning modes: what to do with each member besides checking it.
@@ -141,7 +171,7 @@ func (s *scanner) object(i, depth, mode int) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return i, s.syntaxErr(i, "want '\"' to open an object key")
 		}
-		key, j, err := s.str(i + 1)
+		key, j, err := s.key(i+1, mode)
 		if err != nil {
 			return j, err
 		}
@@ -156,8 +186,13 @@ func (s *scanner) object(i, depth, mode int) (int, error) {
 			i, err = s.readingMember(key, i, depth)
 		case modeMembers:
 			var v ref
-			v, i, err = s.valueRef(i, depth)
-			s.idx.members = append(s.idx.members, member{key: key, val: v})
+			var f float64
+			if i < len(b) && (b[i] == '-' || '0' <= b[i] && b[i] <= '9') {
+				v, f, i, err = s.shortNumber(i)
+			} else {
+				v, i, err = s.valueRef(i, depth)
+			}
+			s.idx.members = append(s.idx.members, member{key: key, val: v, num: f})
 			s.count++
 		default:
 			i, err = s.value(i, depth)
@@ -269,7 +304,7 @@ func (s *scanner) number(i int) (int, error) {
 	b := s.b
 	for j := i; j < len(b); j++ {
 		c := b[j]
-		if '0' <= c && c <= '9' || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+' {
+		if isNumberByte(c) {
 			continue
 		}
 		if j == i || j == i+1 && (b[i] == '-' || b[i] == '+') {
@@ -283,31 +318,98 @@ func (s *scanner) number(i int) (int, error) {
 	return len(b), nil
 }
 
+// shortNumber scans the number at i, parsing it on the way when it is a
+// short decimal (package shortdec), the common case of a field value. It
+// ends the number where number does: anything else goes through number.
+func (s *scanner) shortNumber(i int) (ref, float64, int, error) {
+	f, n, ok := shortdec.Prefix(s.b[i:])
+	if j := i + n; ok && (j == len(s.b) || !isNumberByte(s.b[j])) {
+		return ref{start: int32(i), end: int32(j), kind: kNumber, flags: refShort}, f, j, nil
+	}
+	end, err := s.number(i)
+	return ref{start: int32(i), end: int32(end), kind: kNumber}, 0, end, err
+}
+
+func isNumberByte(c byte) bool {
+	return '0' <= c && c <= '9' || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+'
+}
+
 // str scans a string whose opening quote precedes i; it returns its raw
 // bytes and the index after the closing quote. A backslash escapes the
 // byte after it, so a quote preceded by an odd number of backslashes is
-// escaped, as fastjson reads it. Strings here are short (names, device
-// ids): a byte loop beats IndexByte calls and eight-bytes-at-a-time tests.
+// escaped, as fastjson reads it. It tests eight bytes at a time for a
+// quote or a backslash: metric names are 10 to 30 bytes long.
 func (s *scanner) str(i int) (ref, int, error) {
 	b := s.b
 	r := ref{start: int32(i), kind: kString}
-	for j := i; j < len(b); j++ {
+	for j := i; j < len(b); {
+		if j+8 <= len(b) {
+			m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) >> 3
+		}
 		switch b[j] {
 		case '"':
 			r.end = int32(j)
 			return r, j + 1, nil
 		case '\\':
-			r.escaped = true
+			r.flags |= refEscaped
+			j += 2
+		default:
 			j++
 		}
 	}
 	return r, len(b), s.syntaxErr(i-1, "missing closing '\"'")
 }
 
+// quoteOrBackslash marks, in the high bit of each byte, the bytes of w
+// that are a quote or a backslash. A marked byte above the lowest one may
+// be a false mark (a borrow from the byte below), so only the lowest is
+// read.
+func quoteOrBackslash(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	e := w ^ (ones * '\\')
+	return ((q-ones)&^q | (e-ones)&^e) & highs
+}
+
+// key scans an object key whose opening quote precedes i, trying the
+// expected key first in modeMembers.
+func (s *scanner) key(i, mode int) (ref, int, error) {
+	if mode == modeMembers && s.count < s.expN {
+		if k, j := s.expectedKey(i); k.same() {
+			return k, j, nil
+		}
+	}
+	return s.str(i)
+}
+
+// expectedKey tests whether the string whose opening quote precedes i is
+// the key expected in this place (s.count of s.expAt): a gateway sends the
+// same fields in the same order reading after reading, and one comparison
+// of the whole key is cheaper than scanning it. An expected key has no
+// backslash, so the quote after it closes the string. It returns a ref
+// with same set, and the index after the closing quote, or a zero ref.
+func (s *scanner) expectedKey(i int) (ref, int) {
+	want := s.idx.members[s.expAt+s.count].key
+	if want.escaped() {
+		return ref{}, i
+	}
+	n := int(want.end - want.start)
+	b := s.b
+	if i+n >= len(b) || b[i+n] != '"' || string(b[i:i+n]) != string(b[want.start:want.end]) {
+		return ref{}, i
+	}
+	return ref{start: int32(i), end: int32(i + n), kind: kString, flags: refSame}, i + n + 1
+}
+
 // keyIs reports whether the raw key k names want.
 func (s *scanner) keyIs(k ref, want string) bool {
 	raw := s.b[k.start:k.end]
-	if !k.escaped {
+	if !k.escaped() {
 		return string(raw) == want
 	}
 	s.scratch = appendUnescaped(s.scratch[:0], raw)
@@ -367,6 +469,15 @@ func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
 	if count != nil && i < len(s.b) && s.b[i] == '{' {
 		*dst = ref{start: int32(i), kind: kObject}
 		s.count, *at = 0, int32(len(s.idx.members))
+		s.expAt, s.expN = 0, 0
+		if n := len(s.idx.items); n > 1 {
+			prev := &s.idx.items[n-2]
+			if dst == &it.fields {
+				s.expAt, s.expN = prev.fieldsAt, prev.nFields
+			} else {
+				s.expAt, s.expN = prev.tagsAt, prev.nTags
+			}
+		}
 		end, err := s.object(i+1, depth+1, modeMembers)
 		*count = s.count
 		dst.end = int32(end)
@@ -384,6 +495,7 @@ func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
 type member struct {
 	key ref
 	val ref
+	num float64 // the value, when val has refShort
 }
 
 // appendUnescaped decodes the escapes of a raw JSON string as fastjson

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/quantrac/quantrac/ingest"
+	"github.com/quantrac/quantrac/ingest/internal/shortdec"
 )
 
 // The scanner follows the syntax of InfluxDB line protocol as decoded by
@@ -293,7 +294,7 @@ func (d *Decoder) parseNumber(raw []byte, f *field) error {
 		f.val = float64(n)
 	default:
 		f.kind = kindFloat
-		if v, ok := parseShortDecimal(raw); ok {
+		if v, ok := shortdec.Parse(raw); ok {
 			f.val = v
 			return nil
 		}
@@ -391,45 +392,3 @@ func bytesToString(b []byte) string {
 func parseInt(raw []byte) (int64, error) {
 	return strconv.ParseInt(bytesToString(raw), 10, 64)
 }
-
-// parseShortDecimal parses the common case of a float field, an optional
-// minus sign and at most 15 digits with at most one decimal point, with
-// the same result as strconv.ParseFloat: such a mantissa is exact in a
-// float64 and one division by an exact power of ten rounds correctly
-// (strconv takes the same path for it, after a general-purpose scan).
-// Anything else reports false and is left to strconv.
-func parseShortDecimal(raw []byte) (float64, bool) {
-	i, neg := 0, false
-	if len(raw) > 0 && raw[0] == '-' {
-		i, neg = 1, true
-	}
-	var m uint64
-	digits, frac, point := 0, 0, false
-	for ; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case '0' <= c && c <= '9':
-			m = m*10 + uint64(c-'0')
-			digits++
-			if point {
-				frac++
-			}
-		case c == '.' && !point:
-			point = true
-		default:
-			return 0, false
-		}
-	}
-	if digits == 0 || digits > 15 {
-		return 0, false
-	}
-	f := float64(m)
-	if neg {
-		f = -f
-	}
-	return f / pow10[frac], true
-}
-
-// pow10 are the powers of ten exact in a float64.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15}

@@ -1,4 +1,4 @@
-package lineproto
+package shortdec
 
 import (
 	"math"
@@ -11,10 +11,10 @@ var shortDecimalCases = []string{"0", "-0", "1", "-1", "27.4", "-3.25", "0.1", "
 	"123456789012345", "12345678901234.5", "0.000000000000001", "1234567890123456", "1e5", "1.2.3", "-", ".",
 	"", "+1", "1_0", "0x10", "inf", "NaN", "9007199254740993", "4.35", "0.3", "2.675", "1.0000000000000002"}
 
-// checkShortDecimal holds parseShortDecimal to strconv.ParseFloat: when it
+// checkShortDecimal holds Parse to strconv.ParseFloat: when it
 // parses, it must give the very same bits.
 func checkShortDecimal(t *testing.T, s string) {
-	got, ok := parseShortDecimal([]byte(s))
+	got, ok := Parse([]byte(s))
 	if !ok {
 		return
 	}
@@ -27,11 +27,11 @@ func checkShortDecimal(t *testing.T, s string) {
 	}
 }
 
-func TestShortDecimalMatchesStrconv(t *testing.T) {
+func TestParseMatchesStrconv(t *testing.T) {
 	for _, s := range shortDecimalCases {
 		checkShortDecimal(t, s)
 	}
-	if _, ok := parseShortDecimal([]byte("27.4")); !ok {
+	if _, ok := Parse([]byte("27.4")); !ok {
 		t.Fatal("the common case 27.4 took the slow path")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
@@ -49,9 +49,34 @@ func TestShortDecimalMatchesStrconv(t *testing.T) {
 	}
 }
 
-func FuzzShortDecimal(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range shortDecimalCases {
 		f.Add(s)
 	}
 	f.Fuzz(checkShortDecimal)
+}
+
+// Prefix stops where the short decimal stops and leaves the next byte to
+// the caller, even when that byte would make it another number.
+func TestPrefixStopsAtTheFirstOtherByte(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		f    float64
+		n    int
+		okay bool
+	}{
+		{"27.4,", 27.4, 4, true},
+		{"-3}", -3, 2, true},
+		{"1.5e3", 1.5, 3, true},
+		{"1.2.3", 1.2, 3, true},
+		{"-", 0, 1, false},
+		{".x", 0, 1, false},
+		{"1234567890123456 ", 0, 16, false},
+		{"", 0, 0, false},
+	} {
+		f, n, ok := Prefix([]byte(c.in))
+		if ok != c.okay || n != c.n || ok && f != c.f {
+			t.Errorf("Prefix(%q) = %v, %d, %v; want %v, %d, %v", c.in, f, n, ok, c.f, c.n, c.okay)
+		}
+	}
 }

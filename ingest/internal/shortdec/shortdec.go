@@ -1,0 +1,56 @@
+// Package shortdec parses the numbers sensors actually send, an optional
+// minus sign and at most 15 digits with at most one decimal point, faster
+// than a general-purpose parser and with the very same result as
+// strconv.ParseFloat. The JSON and line-protocol decoders try it first and
+// fall back to their general parser when it declines.
+package shortdec
+
+// Parse parses raw when it is such a short decimal. A mantissa of at most
+// 15 digits is exact in a float64, and one division by an exact power of
+// ten rounds correctly (strconv takes the same path for it, after a
+// general-purpose scan). Anything else reports false.
+func Parse(raw []byte) (float64, bool) {
+	f, n, ok := Prefix(raw)
+	return f, ok && n == len(raw)
+}
+
+// Prefix parses the short decimal at the start of b, for a scanner that
+// finds where a number ends while it parses it: n is the length of the
+// longest prefix made of an optional minus sign, digits and at most one
+// point; ok says whether that prefix is a short decimal. The byte after it,
+// if any, is for the caller to judge.
+func Prefix(b []byte) (f float64, n int, ok bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, point := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if '0' <= c && c <= '9' {
+			m = m*10 + uint64(c-'0')
+			digits++
+			if point {
+				frac++
+			}
+			continue
+		}
+		if c != '.' || point {
+			break
+		}
+		point = true
+	}
+	if digits == 0 || digits > 15 {
+		return 0, i, false
+	}
+	f = float64(m)
+	if neg {
+		f = -f
+	}
+	return f / pow10[frac], i, true
+}
+
+// pow10 are the powers of ten exact in a float64.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15}
