@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,6 +37,43 @@ func TestSequenceNumbersNeverRepeat(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("garbage"), 0o644))
 	_, err = openSeq(path)
 	require.Error(t, err)
+}
+
+// TestSequenceBlocksGrowWithTheRate: a gateway that uses up its blocks fast
+// reserves larger ones, and a crash skips at most the current block.
+func TestSequenceBlocksGrowWithTheRate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq")
+	s, err := openSeq(path)
+	require.NoError(t, err)
+	clock := time.Unix(1_700_000_000, 0)
+	s.now = func() time.Time { return clock }
+	take := func(n int) uint64 {
+		var v uint64
+		for range n {
+			v, err = s.take()
+			require.NoError(t, err)
+		}
+		return v
+	}
+	// Four blocks each used up at once: 1 024, 2 048, 4 096, 8 192.
+	last := take(seqBlock + 2*seqBlock + 4*seqBlock + 1)
+	require.Equal(t, uint64(7*seqBlock+1), last)
+	require.Equal(t, uint64(8*seqBlock), s.block)
+
+	// Slowly from here: the block stays.
+	clock = clock.Add(seqRefill)
+	take(8*seqBlock - 1)
+	clock = clock.Add(seqRefill)
+	last = take(1)
+	require.Equal(t, uint64(8*seqBlock), s.block)
+
+	// A crash skips the rest of the current block, no more.
+	s, err = openSeq(path)
+	require.NoError(t, err)
+	got, err := s.take()
+	require.NoError(t, err)
+	require.Greater(t, got, last)
+	require.LessOrEqual(t, got, last+8*seqBlock)
 }
 
 func readSeq(t testing.TB, rec []byte) uint64 {
