@@ -47,6 +47,7 @@ type Decoder struct {
 	esc     []byte
 	escRefs []escRef
 	metric  []byte
+	pred    predictions
 
 	// lineAt's cursor; reset at the start of each message.
 	lineOff, lineNo int
@@ -78,6 +79,7 @@ func New(opts Options) (*Decoder, error) {
 // neither modified nor retained.
 func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, error) {
 	var res Result
+	d.pred.reset()
 	if bytes.Count(payload, []byte{'='}) > d.opts.MaxReadings {
 		// Every field has an '=', so this is an upper bound; count exactly
 		// only when it could be over.
@@ -89,6 +91,7 @@ func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, e
 		}
 	}
 	d.lineOff, d.lineNo = 0, 1
+	d.pred.reset()
 	parsed := 0
 	var firstErr error
 	for i := skipBlank(payload, 0); i < len(payload); i = skipBlank(payload, i) {
@@ -207,8 +210,13 @@ func (d *Decoder) metricName(m []byte, f field) ([]byte, bool) {
 	if f.keyEsc || len(m)+1+len(f.key) > d.opts.MaxMetricNameLen {
 		return nil, false
 	}
-	if !ingest.ValidMetricNameTail(f.key) {
-		return nil, false
+	// A key checked in this place of an earlier line, and unchanged since,
+	// need not be checked again.
+	if ok := &d.pred.fieldOK[f.pos]; !*ok {
+		if !ingest.ValidMetricNameTail(f.key) {
+			return nil, false
+		}
+		*ok = true
 	}
 	d.metric = append(append(append(d.metric[:0], m...), '_'), f.key...)
 	return d.metric, true

@@ -96,6 +96,18 @@ func TestDecodeMalformed(t *testing.T) {
 			samples: []sample{goodSample}, invalid: R(ingest.ReasonLabel)},
 		{name: "tag value not UTF-8 skips the line", payload: "m,a=\xff f=1\n" + good,
 			samples: []sample{goodSample}, invalid: R(ingest.ReasonLabel)},
+		// Tokens are first compared with those in the same place of the
+		// line before (predictions); a bad name stays bad, and a token
+		// that starts like the prediction is its own.
+		{name: "a repeated bad field key is refused on every line", payload: "m f=1,g-h=2 1000000\nm f=1,g-h=3 1000000\n",
+			samples: []sample{goodSample, goodSample}, invalid: R(ingest.ReasonMetricName, ingest.ReasonMetricName)},
+		{name: "a bad field key after a broken line is refused", payload: "m f=1 1000000\nm g-h=1,f=x\nm g-h=1 1000000\n",
+			samples: []sample{goodSample}, invalid: R(S, ingest.ReasonMetricName)},
+		{name: "a reserved tag key after a line broken in its tags is refused",
+			payload: "m,a=b f=1 1000000\nm,__x=b,c f=1\nm,__x=b f=1 1000000\n",
+			samples: []sample{"m_f{a=b} 1 1"}, invalid: R(S, ingest.ReasonLabel)},
+		{name: "tokens longer than the prediction", payload: "m,a=b f=1 1000000\nmm,a=bb,a2=c ff=2 1000000\nm,a=b\\,c f=1 1000000\n",
+			samples: []sample{"m_f{a=b} 1 1", "mm_ff{a=bb,a2=c} 1 2", "m_f{a=b,c} 1 1"}},
 		{name: "device tag is the device label", payload: "m,device=aws-1 f=1 1000000\n",
 			samples: []sample{"m_f{device=aws-1} 1 1"}},
 	}

@@ -123,6 +123,7 @@ func TestMatchesReferenceDecoder(t *testing.T) {
 		"a:b c=1\nd_ e=2",
 		"m,device=dev-1 v=1",
 		"m f=1 1\nm f=2 2\nm f=3\n",
+		"m,a=b,c=d f=1,g=2 1\nm,a=b,c=dd f=1,gg=2 2\nm,a=b f=1 3\nm2,a=b\\ c f=1,g=3 4\n",
 	}
 	d, err := New(Options{})
 	if err != nil {

@@ -51,11 +51,64 @@ const (
 	kindString
 )
 
+// predictions are the tokens of the lines before, by position in the line:
+// a gateway writes the same measurement, tags and field keys line after
+// line, and comparing a token whole with the one in the same place of the
+// line before is cheaper than scanning it byte by byte (token). They alias
+// the payload, so Decode forgets them when it starts a message.
+type predictions struct {
+	meas      []byte
+	tagKeys   [][]byte
+	tagVals   [][]byte
+	fieldKeys [][]byte
+	// fieldOK[k] says that fieldKeys[k] was checked as a metric name tail.
+	fieldOK []bool
+	// nTags is the number of tags of the line before; tagsOK says that
+	// they passed finishTags' checks.
+	nTags  int
+	tagsOK bool
+}
+
+func (pr *predictions) reset() {
+	pr.meas, pr.nTags, pr.tagsOK = nil, -1, false
+	clear(pr.tagKeys)
+	clear(pr.tagVals)
+	clear(pr.fieldKeys)
+	clear(pr.fieldOK)
+}
+
+// slot returns (*s)[k], growing *s to hold it.
+func slot[T any](s *[]T, k int) *T {
+	for len(*s) <= k {
+		var zero T
+		*s = append(*s, zero)
+	}
+	return &(*s)[k]
+}
+
+// token scans the token at p[i] as scanToken does, trying *pred first: when
+// the payload holds the predicted token there, followed by a byte that ends
+// it, that is the token (a prediction never holds a backslash). Otherwise
+// the scanned token becomes the prediction for the next line. same reports
+// a confirmed prediction.
+func token(p []byte, i int, pred *[]byte, stop uint8) (end int, esc, same bool) {
+	if n := len(*pred); n > 0 && i+n < len(p) && lpClass[p[i+n]]&stop != 0 && string(p[i:i+n]) == string(*pred) {
+		return i + n, false, true
+	}
+	end, esc = scanToken(p, i, stop)
+	*pred = nil
+	if !esc {
+		*pred = p[i:end]
+	}
+	return end, esc, false
+}
+
 // field is one field of the current line. why is non-zero when the field is
 // well-formed but its value cannot become a sample.
 type field struct {
 	key    []byte
 	keyEsc bool // the key holds a backslash, so it cannot be a metric name
+	pos    int  // its place in the line, for predictions.fieldOK
 	kind   valueKind
 	val    float64
 	why    ingest.Reason
@@ -69,6 +122,7 @@ type escRef struct{ tag, start, end int }
 type line struct {
 	measurement []byte
 	measEsc     bool   // the measurement holds a backslash
+	tagsSame    bool   // the tags are those of the line before, byte for byte
 	ts          []byte // timestamp digits, nil when the line has none
 	tagWhy      ingest.Reason
 	tagErr      string
@@ -83,17 +137,22 @@ func (d *Decoder) scanLine(p []byte, i int) (int, error) {
 	d.ln = line{}
 
 	start := i
-	i, d.ln.measEsc = scanToken(p, i, stopMeas)
+	i, d.ln.measEsc, _ = token(p, i, &d.pred.meas, stopMeas)
 	if i == start {
 		return d.syntaxError(p, i, "no measurement name")
 	}
 	d.ln.measurement = p[start:i]
 
+	d.ln.tagsSame = true
 	for i < len(p) && p[i] == ',' {
 		var err error
 		if i, err = d.scanTag(p, i+1); err != nil {
 			return d.skipLine(p, i), err
 		}
+	}
+	if len(d.tags) != d.pred.nTags {
+		d.ln.tagsSame, d.pred.tagsOK = false, false
+		d.pred.nTags = len(d.tags)
 	}
 	if i >= len(p) || p[i] != ' ' {
 		return d.syntaxError(p, i, "want a space and fields after the measurement and tags")
@@ -191,15 +250,19 @@ func (d *Decoder) scanTag(p []byte, i int) (int, error) {
 	if i >= len(p) || p[i] == ' ' || p[i] == '\r' || p[i] == '\n' {
 		return i, d.syntaxErr(p, i, "want a tag key after ','")
 	}
-	ks := i
-	i, _ = scanToken(p, i, stopKey)
+	ks, k := i, len(d.tags)
+	i, _, sameKey := token(p, i, slot(&d.pred.tagKeys, k), stopKey)
 	if i == ks || i >= len(p) || p[i] != '=' {
 		return i, d.syntaxErr(p, i, "want key=value in a tag")
 	}
 	key := p[ks:i]
 	i++
 	vs := i
-	i, esc := scanToken(p, i, stopKey)
+	i, esc, sameVal := token(p, i, slot(&d.pred.tagVals, k), stopKey)
+	if !sameKey || !sameVal {
+		// Also when the line turns out broken: the predictions changed.
+		d.ln.tagsSame, d.pred.tagsOK = false, false
+	}
 	if i == vs {
 		return i, d.syntaxErr(p, i, "empty value for tag %q", key)
 	}
@@ -221,12 +284,15 @@ func (d *Decoder) scanTag(p []byte, i int) (int, error) {
 
 // scanField parses key=value starting at p[i] and appends it to d.fields.
 func (d *Decoder) scanField(p []byte, i int) (int, error) {
-	ks := i
-	i, keyEsc := scanToken(p, i, stopKey)
+	ks, k := i, len(d.fields)
+	i, keyEsc, same := token(p, i, slot(&d.pred.fieldKeys, k), stopKey)
+	if ok := slot(&d.pred.fieldOK, k); !same {
+		*ok = false
+	}
 	if i == ks || i >= len(p) || p[i] != '=' {
 		return i, d.syntaxErr(p, i, "want key=value in a field")
 	}
-	f := field{key: p[ks:i], keyEsc: keyEsc}
+	f := field{key: p[ks:i], keyEsc: keyEsc, pos: k}
 	i++
 	if i >= len(p) {
 		return i, d.syntaxErr(p, i, "missing value for field %q", f.key)
@@ -262,6 +328,12 @@ func (d *Decoder) scanField(p []byte, i int) (int, error) {
 		}
 		f.kind = kindBool
 	case c == '-' || c == '.' || c >= '0' && c <= '9':
+		// The common case, a short decimal, is parsed as it is scanned.
+		if v, n, ok := shortdec.Prefix(p[i:]); ok && (i+n == len(p) || lpClass[p[i+n]]&stopVal != 0) {
+			f.kind, f.val = kindFloat, v
+			i += n
+			break
+		}
 		vs := i
 		for i < len(p) && lpClass[p[i]]&stopVal == 0 {
 			i++
@@ -313,6 +385,10 @@ func (d *Decoder) parseNumber(raw []byte, f *field) error {
 // finishTags points escaped tag values into d.esc, now that it is complete,
 // and checks them.
 func (d *Decoder) finishTags() {
+	if d.ln.tagsSame && d.pred.tagsOK {
+		return // checked on the line before, and none is escaped
+	}
+	defer func() { d.pred.tagsOK = d.ln.tagWhy == ingest.ReasonNone }()
 	for _, r := range d.escRefs {
 		d.tags[r.tag].Value = d.esc[r.start:r.end]
 	}
@@ -390,5 +466,19 @@ func bytesToString(b []byte) string {
 
 // parseInt parses a decimal int64 without copying raw.
 func parseInt(raw []byte) (int64, error) {
+	// Up to 19 digits fit a uint64: the timestamps of this century, in any
+	// precision, take this loop; anything else, or out of range, strconv.
+	if n := len(raw); n > 0 && n <= 19 {
+		var v uint64
+		for _, c := range raw {
+			if c < '0' || c > '9' {
+				return strconv.ParseInt(bytesToString(raw), 10, 64)
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		if v <= math.MaxInt64 {
+			return int64(v), nil
+		}
+	}
 	return strconv.ParseInt(bytesToString(raw), 10, 64)
 }
