@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -29,12 +30,17 @@ type conn struct {
 		sync.Mutex
 		link *linkConn // the TCP connection under MQTT (and TLS)
 	}
+	// out is what MQTT packets are written to: the link, or the TLS
+	// connection over it. Set by the dialer.
+	out io.Writer
 
 	// Set by start, when the publisher adopts the connection.
-	topic string        // data topic of JSON and line-protocol flights
-	send  chan *flight  // publisher -> sender, in window order
-	done  chan *flight  // waiter -> publisher, completed, in the same order
-	stop  chan struct{} // closed by the publisher when it abandons the connection
+	topic  string        // data topic of JSON and line-protocol flights
+	direct bool          // QoS 0 data: the sender writes PUBLISH packets itself
+	pkt    []byte        // the sender's scratch for one packet
+	send   chan *flight  // publisher -> sender, in window order
+	done   chan *flight  // waiter (or direct sender) -> publisher, completed, in the same order
+	stop   chan struct{} // closed by the publisher when it abandons the connection
 }
 
 // start runs the connection's sender and waiter goroutines. paho's Publish
@@ -44,21 +50,40 @@ type conn struct {
 // never calls it: the sender does, in window order, and the waiter reports
 // each flight once all its publishes have completed. capacity is at least
 // the publisher's window, so handing a flight over never blocks.
-func (c *conn) start(topic string, capacity int, wg *sync.WaitGroup) {
+//
+// With direct set (data at QoS 0), the sender writes each PUBLISH packet
+// itself and reports the flight complete once it is written: paho keeps the
+// session (CONNECT, subscriptions, keep-alive, the errors topic), but a
+// QoS 0 publish needs none of its state, and its per-publish goroutine
+// hand-offs and allocations were a large part of the load generator's cost
+// at one reading per message. Every publish of such a connection goes this
+// way, so they stay in order.
+func (c *conn) start(topic string, direct bool, capacity int, wg *sync.WaitGroup) {
 	c.topic = topic
+	c.direct = direct
 	c.send = make(chan *flight, capacity)
 	c.done = make(chan *flight, capacity)
 	c.stop = make(chan struct{})
 	sent := make(chan *flight, capacity)
+	if direct {
+		sent = c.done
+	} else {
+		wg.Go(func() { c.waiter(sent) })
+	}
 	wg.Go(func() { c.sender(sent) })
-	wg.Go(func() { c.waiter(sent) })
 }
 
 func (c *conn) sender(sent chan<- *flight) {
 	for {
 		select {
 		case f := <-c.send:
-			if !c.publish(f) {
+			ok := false
+			if c.direct {
+				ok = c.write(f)
+			} else {
+				ok = c.publish(f)
+			}
+			if !ok {
 				return
 			}
 			select {
@@ -88,6 +113,44 @@ func (c *conn) publish(f *flight) bool {
 		default:
 		}
 		f.toks = append(f.toks, c.client.Publish(m.Topic, f.qos, false, f.payload[m.Start:m.End]))
+	}
+	return true
+}
+
+// write writes the messages of f as QoS 0 PUBLISH packets. A failed write
+// closes the socket, so paho reports the connection lost and the publisher
+// takes the flight back; the sender then stops.
+func (c *conn) write(f *flight) bool {
+	f.toks = f.toks[:0]
+	if len(f.msgs) == 0 {
+		return c.writePublish(c.topic, f.payload)
+	}
+	for _, m := range f.msgs {
+		select {
+		case <-c.stop:
+			return false
+		default:
+		}
+		if !c.writePublish(m.Topic, f.payload[m.Start:m.End]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) writePublish(topic string, payload []byte) bool {
+	c.pkt = wire.AppendPublishQoS0(c.pkt[:0], topic, payload)
+	if _, err := c.out.Write(c.pkt); err != nil {
+		c.mu.Lock()
+		l := c.mu.link
+		c.mu.Unlock()
+		if l != nil {
+			l.Conn.Close()
+		}
+		return false
+	}
+	if cap(c.pkt) > keepBuffer {
+		c.pkt = nil
 	}
 	return true
 }
@@ -123,40 +186,6 @@ func (c *conn) abort() {
 	if l != nil {
 		l.cut()
 	}
-}
-
-// errLinkDown is what reads return after a deliberate link drop.
-var errLinkDown = errors.New("gateway uplink dropped")
-
-// linkConn is the TCP connection under a gateway's MQTT session. paho
-// ignores read errors that say the connection was closed (it assumes its
-// own disconnect), so a link cut by the simulator reports errLinkDown
-// instead: paho then notices the loss at once instead of at the next
-// keep-alive.
-type linkConn struct {
-	net.Conn
-	down atomic.Bool
-}
-
-func (l *linkConn) cut() {
-	l.down.Store(true)
-	l.Conn.Close()
-}
-
-func (l *linkConn) Read(b []byte) (int, error) {
-	n, err := l.Conn.Read(b)
-	if err != nil && l.down.Load() {
-		err = errLinkDown
-	}
-	return n, err
-}
-
-func (l *linkConn) Write(b []byte) (int, error) {
-	n, err := l.Conn.Write(b)
-	if err != nil && l.down.Load() {
-		err = errLinkDown
-	}
-	return n, err
 }
 
 // lostEvent reports that paho lost a connection.
@@ -371,11 +400,12 @@ func (c *connector) open(ctx context.Context, cn *conn, uri *url.URL) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	raw := &linkConn{Conn: tcp}
+	raw := newLinkConn(tcp, c.g.sim.opts.WriteTimeout)
 	cn.mu.Lock()
 	cn.mu.link = raw
 	cn.mu.Unlock()
 	if c.g.tlsCfg == nil {
+		cn.out = raw
 		return raw, nil
 	}
 	tc := tls.Client(raw, c.g.tlsCfg)
@@ -385,6 +415,7 @@ func (c *connector) open(ctx context.Context, cn *conn, uri *url.URL) (net.Conn,
 		raw.Close()
 		return nil, fmt.Errorf("cannot complete TLS handshake: %w", err)
 	}
+	cn.out = tc
 	return tc, nil
 }
 

@@ -140,7 +140,7 @@ func (p *publisher) connected(cn *conn) {
 		return
 	}
 	p.conn = cn
-	cn.start(p.g.dataTopic, p.o.Inflight+1, &p.g.sim.bg)
+	cn.start(p.g.dataTopic, p.o.QoS == 0, p.o.Inflight+1, &p.g.sim.bg)
 	g := p.g
 	if g.c.connects.Add(1) == 1 {
 		g.log.Info("connected", "broker", p.o.Broker)

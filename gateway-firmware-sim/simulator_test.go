@@ -25,6 +25,8 @@ func TestPublishesEveryReadingAndLedgersTheAcks(t *testing.T) {
 		{"lp qos1", wire.LineProtocol, 1},
 		{"sparkplug qos1", wire.Sparkplug, 1},
 		{"json qos0", wire.JSON, 0},
+		{"lp qos0", wire.LineProtocol, 0},
+		{"sparkplug qos0", wire.Sparkplug, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBroker(t, brokerConfig{})

@@ -125,6 +125,15 @@ func TestClientCertificatePerGateway(t *testing.T) {
 	require.Equal(t, int64(4*6*60), s.Status().Acked)
 	require.Equal(t, map[string]bool{"hn-gw-001": true, "hn-gw-002": true, "cm-gw-001": true, "cm-gw-002": true}, hook.admitted)
 
+	// At QoS 0 the gateways write their PUBLISH packets themselves, through
+	// the TLS connection.
+	// The same readings again: as many messages as at QoS 1.
+	n := len(b.messages())
+	o.QoS = 0
+	s = run(t, o)
+	require.Equal(t, int64(4*6*60), s.Status().Acked)
+	waitFor(t, "every QoS 0 message", func() bool { return len(b.messages()) == 2*n })
+
 	// A missing certificate file is a setup error from Run.
 	o.TLS.CertFile = filepath.Join(pki.dir, "missing-{gateway}.crt")
 	s, err = New(o)
