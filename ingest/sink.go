@@ -31,7 +31,8 @@ type Sink interface {
 	Tags(tags []Tag)
 
 	// Sample receives one value of the current tags: metric is the series'
-	// metric name, ts is Unix milliseconds.
+	// metric name, never empty and never holding a NUL byte (the decoder
+	// checks it), ts is Unix milliseconds.
 	Sample(metric []byte, ts int64, value float64)
 
 	// Invalid receives one reading that the decoder skipped. The decoder goes

@@ -137,9 +137,9 @@ func (s *msgState) Tags(tags []ingest.Tag) {
 	}
 	// The key separates its parts with NUL bytes, so a part holding one
 	// could spell another series' key and reach it without the checks a
-	// new series gets. Decoders hold tag keys to [a-zA-Z0-9_] and gateway
-	// formats their metric names too; values (and remote-write names) are
-	// checked here, because a cache hit skips create.
+	// new series gets. Decoders hold tag keys to [a-zA-Z0-9_] and metric
+	// names hold no NUL (the Sink contract); values are checked here,
+	// because a cache hit skips create.
 	k := s.key[:s.prefixLen]
 	for _, t := range s.tags {
 		if bytes.IndexByte(t.Value, 0) >= 0 || bytes.IndexByte(t.Key, 0) >= 0 {
@@ -166,10 +166,6 @@ func (s *msgState) Sample(metric []byte, ts int64, v float64) {
 	}
 	if s.tagErr != nil {
 		s.Invalid(s.tagReason, s.tagErr)
-		return
-	}
-	if bytes.IndexByte(metric, 0) >= 0 {
-		s.Invalid(ingest.ReasonMetricName, fmt.Errorf("metric name %q has a NUL byte", metric))
 		return
 	}
 	k := append(s.key[:s.tagsEnd], metric...)

@@ -10,6 +10,7 @@
 package remotewrite
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -123,6 +124,12 @@ func (d *Decoder) series(i int, ts *prompb.TimeSeries, sink ingest.Sink) {
 	}
 	if len(name) == 0 {
 		sink.Invalid(ingest.ReasonMetricName, fmt.Errorf("series %d: %w", i, errNoName))
+		return
+	}
+	if bytes.IndexByte(name, 0) >= 0 {
+		// The Sink contract: a metric name never holds a NUL byte (the
+		// pipeline's series keys separate their parts with them).
+		sink.Invalid(ingest.ReasonMetricName, fmt.Errorf("series %d: metric name %q has a NUL byte", i, name))
 		return
 	}
 	sink.Tags(d.tags)

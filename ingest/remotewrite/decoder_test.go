@@ -53,6 +53,7 @@ func TestDecodeKeepsGoodSeriesBesideBadOnes(t *testing.T) {
 	req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
 		series("air_temperature_celsius", prompb.Sample{Timestamp: 1000, Value: 21.5}, prompb.Sample{Timestamp: 2000, Value: math.Inf(1)}),
 		series("", prompb.Sample{Timestamp: 1000, Value: 1}),
+		series("pm\x00x", prompb.Sample{Timestamp: 1000, Value: 1}, prompb.Sample{Timestamp: 2000, Value: 2}),
 		{Labels: []prompb.Label{{Name: "__name__", Value: "pm25"}}, Histograms: []prompb.Histogram{{Timestamp: 5}}},
 		series("relative_humidity_percent", prompb.Sample{Timestamp: 3000, Value: 80}),
 	}}
@@ -62,7 +63,7 @@ func TestDecodeKeepsGoodSeriesBesideBadOnes(t *testing.T) {
 		"air_temperature_celsius,province=ha-noi 1000 21.5",
 		"relative_humidity_percent,province=ha-noi 3000 80",
 	}, sink.samples)
-	require.Equal(t, []ingest.Reason{ingest.ReasonValue, ingest.ReasonMetricName, ingest.ReasonValue}, sink.reasons)
+	require.Equal(t, []ingest.Reason{ingest.ReasonValue, ingest.ReasonMetricName, ingest.ReasonMetricName, ingest.ReasonValue}, sink.reasons)
 }
 
 // Requests that cannot be used at all are refused whole, before any Sink
@@ -146,7 +147,7 @@ type checkingSink struct {
 
 func (s *checkingSink) Sample(metric []byte, _ int64, v float64) {
 	s.calls++
-	if len(metric) == 0 || math.IsInf(v, 0) {
+	if len(metric) == 0 || strings.IndexByte(string(metric), 0) >= 0 || math.IsInf(v, 0) {
 		s.bad = true
 	}
 }
