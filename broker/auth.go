@@ -127,6 +127,10 @@ type session struct {
 	identity pipeline.Identity
 	// limiter is the gateway's, or the anonymous client's own.
 	limiter *rateLimiter
+	// msg is OnPublish's message to the pipeline, reused: mochi calls
+	// OnPublish on the client's own read goroutine, one publish at a time,
+	// and the pipeline keeps nothing of a message once Ingest returns.
+	msg pipeline.Message
 }
 
 func (b *Broker) session(cl *mqtt.Client) *session {

@@ -130,7 +130,10 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if err := h.limit(s, id, pk.TopicName, durable && v5); err != nil {
 		return pk, err
 	}
-	return h.ingest(cl, id, t.format, pk, durable, v5)
+	s.msg = pipeline.Message{Identity: id, Format: t.format, Topic: pk.TopicName, Payload: pk.Payload}
+	pk, err := h.ingest(cl, &s.msg, pk, durable, v5)
+	s.msg = pipeline.Message{} // hold no payload between publishes
+	return pk, err
 }
 
 // limit applies the gateway's publish rate limit. Where the protocol can
@@ -165,17 +168,15 @@ func (h *hook) limit(s *session, id pipeline.Identity, topic string, canRefuse b
 }
 
 // ingest hands a payload to the pipeline and maps the outcome to what mochi
-// answers the publisher.
-func (h *hook) ingest(cl *mqtt.Client, id pipeline.Identity, f pipeline.Format, pk packets.Packet, durable, v5 bool) (packets.Packet, error) {
+// answers the publisher. It allocates nothing when the message is accepted.
+func (h *hook) ingest(cl *mqtt.Client, msg *pipeline.Message, pk packets.Packet, durable, v5 bool) (packets.Packet, error) {
 	b := h.b
-	msg := pipeline.Message{Identity: id, Format: f, Topic: pk.TopicName, Payload: pk.Payload}
+	id := msg.Identity
 	b.stats.messages.Add(1)
 	b.stats.bytes.Add(int64(len(pk.Payload)))
-	res, err := b.opts.Pipeline.Ingest(&msg, durable)
+	res, err := b.opts.Pipeline.Ingest(msg, durable)
 
-	var pe *pipeline.PayloadError
-	switch {
-	case err == nil:
+	if err == nil {
 		if res.Rebirth {
 			h.requestRebirth(id)
 		}
@@ -183,7 +184,9 @@ func (h *hook) ingest(cl *mqtt.Client, id pipeline.Identity, f pipeline.Format, 
 			h.report(id, payloadReport(pk.TopicName, res.FirstReason.String(), res.FirstError, res))
 		}
 		return pk, nil
-	case errors.As(err, &pe):
+	}
+	switch pe := payloadError(err); {
+	case pe != nil:
 		b.stats.refused[refusePayload].Add(1) // the pipeline logs it, at its own bounded rate
 		if res.Rebirth {
 			h.requestRebirth(id)
@@ -208,6 +211,15 @@ func (h *hook) ingest(cl *mqtt.Client, id pipeline.Identity, f pipeline.Format, 
 		cl.Stop(err)
 		return pk, packets.ErrRejectPacket
 	}
+}
+
+// payloadError returns the *pipeline.PayloadError in err's chain, if any.
+func payloadError(err error) *pipeline.PayloadError {
+	var pe *pipeline.PayloadError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return nil
 }
 
 // OnWill keeps a will on a data topic out of the retained set, like any
@@ -236,7 +248,7 @@ func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	} else if !h.b.opts.AllowAnonymous {
 		return
 	}
-	_, _ = h.ingest(cl, id, t.format, pk, true, false)
+	_, _ = h.ingest(cl, &pipeline.Message{Identity: id, Format: t.format, Topic: pk.TopicName, Payload: pk.Payload}, pk, true, false)
 }
 
 // OnSysInfoTick publishes the broker's own $SYS topics and forgets stale
