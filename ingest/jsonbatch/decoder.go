@@ -50,11 +50,6 @@ type Decoder struct {
 	// strs holds the decoded form of the current reading's escaped strings
 	// (rare); the Sink's slices into it stay valid during its calls.
 	strs []byte
-	// validKey[k] says whether the k-th field name of reading validFor is
-	// a valid metric name: a reading whose k-th key is the same (refSame)
-	// need not check it again.
-	validKey []bool
-	validFor int
 }
 
 // New returns a Decoder with the given limits (zero fields take defaults).
@@ -107,7 +102,6 @@ func (d *Decoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 			Err:    fmt.Errorf("%d values, limit %d", n, d.opts.MaxReadings),
 		}
 	}
-	d.validFor = -1
 	for i := range idx.items {
 		d.reading(i, &idx.items[i], sink, &res)
 	}
@@ -207,20 +201,18 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 		}
 	}
 	sink.Tags(d.tags)
-	trust := d.validFor == i-1
-	d.validFor = i
-	for k, m := range d.idx.members[r.fieldsAt : r.fieldsAt+r.nFields] {
+	members := d.idx.members
+	for k := r.fieldsAt; k < r.fieldsAt+r.nFields; k++ {
+		m := &members[k]
 		key := d.str(m.key)
-		if k >= len(d.validKey) {
-			d.validKey = append(d.validKey, false)
+		// A name equal to an earlier one found valid need not be checked.
+		if m.from < 0 || members[m.from].key.flags&refValid == 0 {
+			if len(key) > d.opts.MaxMetricNameLen || !ingest.ValidMetricName(key) {
+				invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
+				continue
+			}
 		}
-		if !trust || !m.key.same() || !d.validKey[k] {
-			d.validKey[k] = len(key) <= d.opts.MaxMetricNameLen && ingest.ValidMetricName(key)
-		}
-		if !d.validKey[k] {
-			invalid(ingest.ReasonMetricName, "field %q is not a valid metric name", key)
-			continue
-		}
+		m.key.flags |= refValid
 		var x float64
 		switch m.val.kind {
 		case kNumber:

@@ -118,12 +118,18 @@ func TestDecodeMalformed(t *testing.T) {
 		{name: "booleans and colons",
 			payload: `{"readings":[{"device":"d1","ts":-5,"fields":{"up:ok":true,"_down":false}}]}`,
 			samples: []sample{"up:ok{device=d1} -5 1", "_down{device=d1} -5 0"}},
-		// A field name the previous reading had in the same place is not
-		// validated again (refSame), but only when that reading's names
-		// were: a skipped reading or an escaped name breaks the chain.
+		// A field name an earlier reading had in the same place is not
+		// validated again (member.from), but only when that reading's name
+		// was found valid: a skipped reading or an escaped name breaks the
+		// chain.
 		{name: "a repeated bad field name is refused every time",
 			payload: `{"readings":[{"device":"d1","ts":1000,"fields":{"t":1.5,"b-d":1}},{"device":"d1","ts":1000,"fields":{"t":1.5,"b-d":2}}]}`,
 			samples: []sample{okSample, okSample}, invalid: R(ingest.ReasonMetricName, ingest.ReasonMetricName)},
+		{name: "interleaved layouts keep their names apart",
+			payload: `{"readings":[{"device":"d1","ts":1000,"fields":{"t":1.5,"b-d":1}},{"device":"d1","ts":1000,"fields":{"u":2}},` +
+				`{"device":"d1","ts":1000,"fields":{"t":1.5,"b-d":1}},{"device":"d1","ts":1000,"fields":{"u":2,"t":1.5}}]}`,
+			samples: []sample{okSample, "u{device=d1} 1000 2", okSample, "u{device=d1} 1000 2", okSample},
+			invalid: R(ingest.ReasonMetricName, ingest.ReasonMetricName)},
 		{name: "a bad name after a skipped reading is refused",
 			payload: `{"readings":[{"device":"d1","ts":1000,"fields":{"t":1.5}},{"ts":1000,"fields":{"b-d":1}},{"device":"d1","ts":1000,"fields":{"b-d":3}}]}`,
 			samples: []sample{okSample}, invalid: R(ingest.ReasonSchema, ingest.ReasonMetricName)},

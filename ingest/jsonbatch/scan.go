@@ -23,8 +23,10 @@ import (
 //
 // Gateways repeat themselves, and two shortcuts use it: a key of "fields"
 // or "tags" is first compared whole with the key in the same place of the
-// previous reading (expectedKey), which spares scanning it byte by byte
-// and, in the emitting pass, validating the name again; and a number that
+// previous reading (or, when a gateway interleaves kinds of device, of a
+// recent reading whose first field name matches), which spares scanning it
+// byte by byte and, in the emitting pass, validating the name again
+// (member.from); and a number that
 // is a short decimal is parsed while it is scanned (shortNumber). Both
 // fall back to the general path and give the same outcome.
 //
@@ -58,7 +60,7 @@ var kindNames = [...]string{kNone: "missing", kObject: "object", kArray: "array"
 type ref struct {
 	start, end int32
 	kind       byte
-	flags      byte // refEscaped, refSame
+	flags      byte // refEscaped, refValid
 }
 
 // Flags of a ref. They share one byte so that a ref stays four fields: a
@@ -66,15 +68,14 @@ type ref struct {
 const (
 	// refEscaped marks a string with a backslash: decode it before use.
 	refEscaped byte = 1 << iota
-	// refSame marks a member key equal to the key in the same place of the
-	// previous reading's object of the same name ("fields" or "tags").
-	refSame
+	// refValid marks a field name the emitting pass found a valid metric
+	// name (member.from lets a later equal name skip the check).
+	refValid
 	// refShort marks a number the scan parsed already (member.num).
 	refShort
 )
 
 func (r ref) escaped() bool { return r.flags&refEscaped != 0 }
-func (r ref) same() bool    { return r.flags&refSame != 0 }
 
 // readingRef indexes one element of "readings".
 type readingRef struct {
@@ -98,10 +99,13 @@ type scanner struct {
 	idx     *index
 	scratch []byte // decoded keys, for comparing escaped member names
 	count   int32  // members of the object scanned in modeMembers
-	// expAt and expN locate, in index.members, the members of the previous
+	// expAt and expN locate, in index.members, the members of an earlier
 	// reading's object of the same name, whose keys the object scanned in
-	// modeMembers most likely repeats.
+	// modeMembers most likely repeats; from is the index of the member
+	// whose key the last key scanned equals, or -1.
 	expAt, expN int32
+	from        int32
+	lookBack    bool // on a first key not expected, look for another reading
 }
 
 // Object scanning modes: what to do with each member besides checking it.
@@ -192,7 +196,7 @@ func (s *scanner) object(i, depth, mode int) (int, error) {
 			} else {
 				v, i, err = s.valueRef(i, depth)
 			}
-			s.idx.members = append(s.idx.members, member{key: key, val: v, num: f})
+			s.idx.members = append(s.idx.members, member{key: key, val: v, num: f, from: s.from})
 			s.count++
 		default:
 			i, err = s.value(i, depth)
@@ -376,34 +380,51 @@ func quoteOrBackslash(w uint64) uint64 {
 	return ((q-ones)&^q | (e-ones)&^e) & highs
 }
 
+// lookBackReadings bounds the search for an earlier reading of the same
+// layout when the previous one has another: a gateway of several kinds of
+// device interleaves their readings.
+const lookBackReadings = 8
+
 // key scans an object key whose opening quote precedes i, trying the
-// expected key first in modeMembers.
+// expected key first in modeMembers, and sets s.from.
 func (s *scanner) key(i, mode int) (ref, int, error) {
-	if mode == modeMembers && s.count < s.expN {
-		if k, j := s.expectedKey(i); k.same() {
-			return k, j, nil
+	s.from = -1
+	if mode != modeMembers {
+		return s.str(i)
+	}
+	if s.count < s.expN {
+		if at := s.expAt + s.count; s.expectedKey(i, at) {
+			s.from = at
+			n := s.idx.members[at].key.end - s.idx.members[at].key.start
+			return ref{start: int32(i), end: int32(i) + n, kind: kString}, i + int(n) + 1, nil
+		}
+	}
+	if s.count == 0 && s.lookBack {
+		s.lookBack = false
+		items := s.idx.items
+		for j := len(items) - 3; j >= 0 && j >= len(items)-2-lookBackReadings; j-- {
+			if it := &items[j]; it.nFields > 0 && s.expectedKey(i, it.fieldsAt) {
+				s.expAt, s.expN = it.fieldsAt, it.nFields
+				return s.key(i, mode)
+			}
 		}
 	}
 	return s.str(i)
 }
 
 // expectedKey tests whether the string whose opening quote precedes i is
-// the key expected in this place (s.count of s.expAt): a gateway sends the
-// same fields in the same order reading after reading, and one comparison
-// of the whole key is cheaper than scanning it. An expected key has no
-// backslash, so the quote after it closes the string. It returns a ref
-// with same set, and the index after the closing quote, or a zero ref.
-func (s *scanner) expectedKey(i int) (ref, int) {
-	want := s.idx.members[s.expAt+s.count].key
+// the key of members[at]: a gateway sends the same fields in the same order
+// reading after reading, and one comparison of the whole key is cheaper
+// than scanning it. An expected key has no backslash, so the quote after
+// it closes the string.
+func (s *scanner) expectedKey(i int, at int32) bool {
+	want := s.idx.members[at].key
 	if want.escaped() {
-		return ref{}, i
+		return false
 	}
 	n := int(want.end - want.start)
 	b := s.b
-	if i+n >= len(b) || b[i+n] != '"' || string(b[i:i+n]) != string(b[want.start:want.end]) {
-		return ref{}, i
-	}
-	return ref{start: int32(i), end: int32(i + n), kind: kString, flags: refSame}, i + n + 1
+	return i+n < len(b) && b[i+n] == '"' && string(b[i:i+n]) == string(b[want.start:want.end])
 }
 
 // keyIs reports whether the raw key k names want.
@@ -469,7 +490,7 @@ func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
 	if count != nil && i < len(s.b) && s.b[i] == '{' {
 		*dst = ref{start: int32(i), kind: kObject}
 		s.count, *at = 0, int32(len(s.idx.members))
-		s.expAt, s.expN = 0, 0
+		s.expAt, s.expN, s.lookBack = 0, 0, dst == &it.fields
 		if n := len(s.idx.items); n > 1 {
 			prev := &s.idx.items[n-2]
 			if dst == &it.fields {
@@ -496,6 +517,9 @@ type member struct {
 	key ref
 	val ref
 	num float64 // the value, when val has refShort
+	// from is the index in index.members of an earlier member with the
+	// same key, or -1.
+	from int32
 }
 
 // appendUnescaped decodes the escapes of a raw JSON string as fastjson
