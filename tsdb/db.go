@@ -118,8 +118,9 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// MaxPendingLimit is the largest MaxPendingSamples: at up to 28 bytes a
-// sample before compression, a group this large still fits one WAL record
+// MaxPendingLimit is the largest MaxPendingSamples: at up to 22 bytes a
+// sample in a record (a ref delta of 5 bytes, a timestamp delta of 8, a
+// value of 9), a group this large still fits one WAL record
 // (wal.MaxRecordSize) with room for the series it defines.
 const MaxPendingLimit = 8 << 20
 

@@ -30,6 +30,8 @@ func FuzzRecordDecode(f *testing.F) {
 	f.Add(valid)
 	f.Add(valid[:len(valid)-3])
 	f.Add([]byte{recGroupZstd})
+	f.Add([]byte{recGroupPacked})
+	f.Add(append([]byte{recGroupPacked, 0, 2, 2, packedRaw}, 1, 2, 3)) // a raw value cut short
 	f.Add(enc.encode(nil, newPending()))
 
 	dec, err := newRecordCodec()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/quantrac/quantrac/gateway-firmware-sim/sensor"
 	"github.com/quantrac/quantrac/province"
@@ -91,28 +92,80 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkWALCommit measures the WAL's share of a commit: encoding a group
-// of samples into a compressed record, writing it and the fsync.
+// of samples into a record, writing it and the fsync. The sim case is two
+// readings of 2 000 simulated devices of every kind (about 11 000 samples).
 func BenchmarkWALCommit(b *testing.B) {
-	for _, n := range []int{100, 10_000} {
-		b.Run(fmt.Sprintf("samples_per_group=%d", n), func(b *testing.B) {
+	for _, n := range []int{100, 10_000, 0} {
+		name := fmt.Sprintf("samples_per_group=%d", n)
+		if n == 0 {
+			name = "sim"
+		}
+		b.Run(name, func(b *testing.B) {
 			db := openManual(b, b.TempDir())
 			defer db.Close()
-			refs := benchSeries(b, db, n)
-			g := newPending()
 			var batch Batch
-			fillRound(&batch, refs, 0)
+			if n == 0 {
+				newSimFleet(b, db, 2_000).fill(&batch, 2)
+			} else {
+				fillRound(&batch, benchSeries(b, db, n), 0)
+			}
+			g := newPending()
 			g.refs, g.ts, g.vals = batch.Refs, batch.Ts, batch.Vals
 			var samples, bytes int64
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				if err := db.writeGroup(g); err != nil {
 					b.Fatal(err)
 				}
-				samples += int64(n)
+				samples += int64(batch.Len())
 				bytes += int64(len(g.rec))
 			}
 			reportSamplesPerSecond(b, samples)
+			reportPerCPUSecond(b, samples, cpu)
 			b.ReportMetric(float64(bytes)/float64(samples), "WAL-bytes/sample")
+		})
+	}
+}
+
+// BenchmarkWALRecord measures encoding one commit group of the simulator's
+// data as a WAL record, without the write: the packed layout the store
+// writes, and the same compressed by zstd at its fastest level (the
+// alternative docs/storage.md weighs against it).
+func BenchmarkWALRecord(b *testing.B) {
+	db := openManual(b, b.TempDir())
+	defer db.Close()
+	var batch Batch
+	newSimFleet(b, db, 2_000).fill(&batch, 2)
+	g := newPending()
+	g.refs, g.ts, g.vals = batch.Refs, batch.Ts, batch.Vals
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	require.NoError(b, err)
+	defer zenc.Close()
+	for _, compress := range []bool{false, true} {
+		name := "packed"
+		if compress {
+			name = "packed+zstd-fastest"
+		}
+		b.Run(name, func(b *testing.B) {
+			var rec, z []byte
+			b.ReportAllocs()
+			cpu := cpuTime()
+			for b.Loop() {
+				rec = db.codec.encode(rec[:0], g)
+				if compress {
+					z = zenc.EncodeAll(rec, z[:0])
+				}
+			}
+			samples := int64(b.N) * int64(batch.Len())
+			reportSamplesPerSecond(b, samples)
+			reportPerCPUSecond(b, samples, cpu)
+			size := len(rec)
+			if compress {
+				size = len(z)
+			}
+			b.ReportMetric(float64(size)/float64(batch.Len()), "WAL-bytes/sample")
 		})
 	}
 }
@@ -144,38 +197,57 @@ func BenchmarkFlush(b *testing.B) {
 // shared by a device's fields and their decimal values, 24 readings of
 // each at 10 s per flush.
 func BenchmarkFlushSim(b *testing.B) {
-	const devices, perSeries = 2_000, 24
 	db := openManual(b, b.TempDir())
 	defer db.Close()
+	fleet := newSimFleet(b, db, 2_000)
+	var batch Batch
+	benchFlushes(b, db, func() *Batch {
+		batch.Reset()
+		fleet.fill(&batch, 24)
+		return &batch
+	})
+}
+
+// simFleet is a gateway simulator site whose devices' fields are series of
+// a store, created device by device and field by field as the ingest path
+// creates them.
+type simFleet struct {
+	site *sensor.Site
+	refs [][]SeriesRef // by device, by field
+	slot int64
+}
+
+func newSimFleet(b *testing.B, db *DB, devices int) *simFleet {
 	p, ok := province.Lookup("ha-noi")
 	require.True(b, ok)
 	site, err := sensor.NewSite(20260101, p, 7, devices, 10*time.Second)
 	require.NoError(b, err)
-	refs := make([][]SeriesRef, devices)
+	f := &simFleet{site: site, refs: make([][]SeriesRef, devices)}
 	for i := range devices {
 		k, num := site.Device(i)
 		dev := string(sensor.AppendDeviceID(nil, k, num))
-		for _, f := range k.Fields() {
-			refs[i] = append(refs[i], metric(b, db, f.Metric, "province", "ha-noi",
+		for _, fl := range k.Fields() {
+			f.refs[i] = append(f.refs[i], metric(b, db, fl.Metric, "province", "ha-noi",
 				"gateway", site.Gateway(), "device", dev, "kind", k.String()))
 		}
 	}
-	slot := site.FirstSlot(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
-	var batch Batch
+	f.slot = site.FirstSlot(time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	return f
+}
+
+// fill adds the next slots readings of every device to batch, a reading's
+// fields side by side, as a message of the ingest path would.
+func (f *simFleet) fill(batch *Batch, slots int) {
 	var r sensor.Reading
-	benchFlushes(b, db, func() *Batch {
-		batch.Reset()
-		for range perSeries {
-			for i := range devices {
-				site.Read(slot, i, &r)
-				for f, ref := range refs[i] {
-					batch.Add(ref, r.TS, r.Float(f))
-				}
+	for range slots {
+		for i, refs := range f.refs {
+			f.site.Read(f.slot, i, &r)
+			for fi, ref := range refs {
+				batch.Add(ref, r.TS, r.Float(fi))
 			}
-			slot++
 		}
-		return &batch
-	})
+		f.slot++
+	}
 }
 
 // benchFlushes times flushes of the heads fill builds (untimed), and

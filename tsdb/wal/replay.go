@@ -97,8 +97,9 @@ func (r *replayer) segment(n int) error {
 		r.st.TruncatedBytes += int64(len(buf))
 		return truncate(name, 0)
 	}
-	if v := buf[4]; v != formatVersion {
-		return fmt.Errorf("cannot replay WAL segment %s: format version %d, this build reads %d", name, v, formatVersion)
+	if v := buf[4]; v < minReadVersion || v > formatVersion {
+		return fmt.Errorf("cannot replay WAL segment %s: format version %d, this build reads %d to %d",
+			name, v, minReadVersion, formatVersion)
 	}
 	off := headerSize
 	for off < len(buf) {

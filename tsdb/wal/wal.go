@@ -37,10 +37,14 @@ import (
 )
 
 const (
-	magic         = "QWAL"
-	formatVersion = 1
-	headerSize    = 8
-	frameSize     = 8
+	magic = "QWAL"
+	// formatVersion is the segment format written. Version 2 segments
+	// differ from version 1 only in the records the store puts in them
+	// (docs/storage-format.md); both are read.
+	formatVersion  = 2
+	minReadVersion = 1
+	headerSize     = 8
+	frameSize      = 8
 
 	// MaxRecordSize bounds one record's body. A length field above it can only
 	// come from damage, and replay treats it as the end of the segment.
