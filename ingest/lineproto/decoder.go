@@ -47,7 +47,13 @@ type Decoder struct {
 	esc     []byte
 	escRefs []escRef
 	metric  []byte
-	pred    predictions
+	// preds are predictions for the lines of up to predSets measurements;
+	// pred is the current line's (preds[cur]), victim the next set a new
+	// measurement takes.
+	preds       [predSets]predictions
+	tagPred     tagPredictions
+	pred        *predictions
+	cur, victim int
 
 	// lineAt's cursor; reset at the start of each message.
 	lineOff, lineNo int
@@ -58,12 +64,14 @@ func New(opts Options) (*Decoder, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Decoder{
+	d := &Decoder{
 		opts:   opts.withDefaults(),
 		tags:   make([]ingest.Tag, 0, 16),
 		fields: make([]field, 0, 16),
 		metric: make([]byte, 0, 128),
-	}, nil
+	}
+	d.pred = &d.preds[0]
+	return d, nil
 }
 
 // Decode walks payload and calls sink.Sample once per usable field and
@@ -79,7 +87,7 @@ func New(opts Options) (*Decoder, error) {
 // neither modified nor retained.
 func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, error) {
 	var res Result
-	d.pred.reset()
+	d.resetPredictions()
 	if bytes.Count(payload, []byte{'='}) > d.opts.MaxReadings {
 		// Every field has an '=', so this is an upper bound; count exactly
 		// only when it could be over.
@@ -91,7 +99,7 @@ func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, e
 		}
 	}
 	d.lineOff, d.lineNo = 0, 1
-	d.pred.reset()
+	d.resetPredictions()
 	parsed := 0
 	var firstErr error
 	for i := skipBlank(payload, 0); i < len(payload); i = skipBlank(payload, i) {

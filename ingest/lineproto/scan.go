@@ -53,26 +53,70 @@ const (
 
 // predictions are the tokens of the lines before, by position in the line:
 // a gateway writes the same measurement, tags and field keys line after
-// line, and comparing a token whole with the one in the same place of the
-// line before is cheaper than scanning it byte by byte (token). They alias
-// the payload, so Decode forgets them when it starts a message.
+// line, and comparing a token whole with the one in the same place of an
+// earlier line is cheaper than scanning it byte by byte (token). They
+// alias the payload, so Decode forgets them when it starts a message.
+//
+// The measurement and field keys are predicted from the last line with the
+// same measurement (a gateway of several kinds of device interleaves
+// them), the tags from the line just before (with one line per field, the
+// lines of one reading share them).
 type predictions struct {
 	meas      []byte
-	tagKeys   [][]byte
-	tagVals   [][]byte
 	fieldKeys [][]byte
 	// fieldOK[k] says that fieldKeys[k] was checked as a metric name tail.
 	fieldOK []bool
-	// nTags is the number of tags of the line before; tagsOK says that
-	// they passed finishTags' checks.
-	nTags  int
-	tagsOK bool
+}
+
+// tagPredictions are the tags of the line before.
+type tagPredictions struct {
+	keys, vals [][]byte
+	// n is the number of tags of the line before; ok says that they
+	// passed finishTags' checks.
+	n  int
+	ok bool
+}
+
+// predSets is how many measurements' predictions a decoder keeps: a
+// gateway with several kinds of device interleaves their lines, and with one
+// line per field each field is its own measurement.
+const predSets = 8
+
+func (d *Decoder) resetPredictions() {
+	for i := range d.preds {
+		d.preds[i].reset()
+	}
+	clear(d.tagPred.keys)
+	clear(d.tagPred.vals)
+	d.tagPred.n, d.tagPred.ok = -1, false
+	d.pred, d.cur, d.victim = &d.preds[0], 0, 0
+}
+
+// measurement scans the measurement at p[i] and makes d.pred the
+// predictions of the lines with that measurement: it tries the current
+// set, then the others, and gives a new measurement the set that had one
+// least recently.
+func (d *Decoder) measurement(p []byte, i int) (end int, esc bool) {
+	for k := range predSets {
+		j := (d.cur + k) % predSets
+		pr := &d.preds[j]
+		if n := len(pr.meas); n > 0 && i+n < len(p) && lpClass[p[i+n]]&stopMeas != 0 && string(p[i:i+n]) == string(pr.meas) {
+			d.pred, d.cur = pr, j
+			return i + n, false
+		}
+	}
+	end, esc = scanToken(p, i, stopMeas)
+	d.pred, d.cur = &d.preds[d.victim], d.victim
+	d.victim = (d.victim + 1) % predSets
+	d.pred.reset()
+	if !esc {
+		d.pred.meas = p[i:end]
+	}
+	return end, esc
 }
 
 func (pr *predictions) reset() {
-	pr.meas, pr.nTags, pr.tagsOK = nil, -1, false
-	clear(pr.tagKeys)
-	clear(pr.tagVals)
+	pr.meas = nil
 	clear(pr.fieldKeys)
 	clear(pr.fieldOK)
 }
@@ -137,7 +181,7 @@ func (d *Decoder) scanLine(p []byte, i int) (int, error) {
 	d.ln = line{}
 
 	start := i
-	i, d.ln.measEsc, _ = token(p, i, &d.pred.meas, stopMeas)
+	i, d.ln.measEsc = d.measurement(p, i)
 	if i == start {
 		return d.syntaxError(p, i, "no measurement name")
 	}
@@ -150,9 +194,9 @@ func (d *Decoder) scanLine(p []byte, i int) (int, error) {
 			return d.skipLine(p, i), err
 		}
 	}
-	if len(d.tags) != d.pred.nTags {
-		d.ln.tagsSame, d.pred.tagsOK = false, false
-		d.pred.nTags = len(d.tags)
+	if len(d.tags) != d.tagPred.n {
+		d.ln.tagsSame, d.tagPred.ok = false, false
+		d.tagPred.n = len(d.tags)
 	}
 	if i >= len(p) || p[i] != ' ' {
 		return d.syntaxError(p, i, "want a space and fields after the measurement and tags")
@@ -251,17 +295,17 @@ func (d *Decoder) scanTag(p []byte, i int) (int, error) {
 		return i, d.syntaxErr(p, i, "want a tag key after ','")
 	}
 	ks, k := i, len(d.tags)
-	i, _, sameKey := token(p, i, slot(&d.pred.tagKeys, k), stopKey)
+	i, _, sameKey := token(p, i, slot(&d.tagPred.keys, k), stopKey)
 	if i == ks || i >= len(p) || p[i] != '=' {
 		return i, d.syntaxErr(p, i, "want key=value in a tag")
 	}
 	key := p[ks:i]
 	i++
 	vs := i
-	i, esc, sameVal := token(p, i, slot(&d.pred.tagVals, k), stopKey)
+	i, esc, sameVal := token(p, i, slot(&d.tagPred.vals, k), stopKey)
 	if !sameKey || !sameVal {
 		// Also when the line turns out broken: the predictions changed.
-		d.ln.tagsSame, d.pred.tagsOK = false, false
+		d.ln.tagsSame, d.tagPred.ok = false, false
 	}
 	if i == vs {
 		return i, d.syntaxErr(p, i, "empty value for tag %q", key)
@@ -385,10 +429,10 @@ func (d *Decoder) parseNumber(raw []byte, f *field) error {
 // finishTags points escaped tag values into d.esc, now that it is complete,
 // and checks them.
 func (d *Decoder) finishTags() {
-	if d.ln.tagsSame && d.pred.tagsOK {
+	if d.ln.tagsSame && d.tagPred.ok {
 		return // checked on the line before, and none is escaped
 	}
-	defer func() { d.pred.tagsOK = d.ln.tagWhy == ingest.ReasonNone }()
+	defer func() { d.tagPred.ok = d.ln.tagWhy == ingest.ReasonNone }()
 	for _, r := range d.escRefs {
 		d.tags[r.tag].Value = d.esc[r.start:r.end]
 	}
