@@ -208,6 +208,47 @@ func BenchmarkFlushSim(b *testing.B) {
 	})
 }
 
+// BenchmarkMergeSim measures merging four parts as flushes of the
+// simulator's data leave them (2 000 devices of every kind, 24 readings of
+// each at 10 s per part) into one, without the merge throttle: every series
+// is in every part, so all samples are decoded, merged and encoded again.
+// Each round writes a day of its own, so that it merges only its four
+// parts. samples/cpu-s counts the CPU time of the merges alone.
+func BenchmarkMergeSim(b *testing.B) {
+	opts := manualOptions(b.TempDir())
+	opts.MergeBytesPerSecond = -1
+	db, err := Open(opts)
+	require.NoError(b, err)
+	defer db.Close()
+	fleet := newSimFleet(b, db, 2_000)
+	first := fleet.slot
+	var batch Batch
+	var samples int64
+	var mergeCPU time.Duration
+	b.ReportAllocs()
+	for day := int64(0); b.Loop(); day++ {
+		b.StopTimer()
+		fleet.slot = first + day*8_640 + 60 // 10 min into the day
+		for range 4 {
+			batch.Reset()
+			fleet.fill(&batch, 24)
+			appendWait(b, db, &batch)
+			require.NoError(b, db.flushNow())
+			samples += int64(batch.Len())
+		}
+		b.StartTimer()
+		cpu := cpuTime()
+		if !db.mergeOnce(farFuture()) {
+			b.Fatal("no merge ran")
+		}
+		mergeCPU += cpuTime() - cpu
+	}
+	reportSamplesPerSecond(b, samples)
+	if mergeCPU > 0 {
+		b.ReportMetric(float64(samples)/mergeCPU.Seconds(), "samples/cpu-s")
+	}
+}
+
 // simFleet is a gateway simulator site whose devices' fields are series of
 // a store, created device by device and field by field as the ingest path
 // creates them.

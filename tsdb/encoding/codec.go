@@ -45,10 +45,10 @@ type Codec struct {
 	encs sync.Pool // of *encScratch
 	decs sync.Pool // of *decScratch
 
-	// entropyMin is the fewest samples of a column for which Huffman and
-	// zstd are tried: minEntropySamples, lowered only by tests that
-	// measure what the rule costs.
-	entropyMin int
+	// entropyMin and zstdMin are the fewest samples of a column for which
+	// Huffman and zstd are tried: minEntropySamples and minZstdSamples,
+	// lowered only by tests that measure what the rules cost.
+	entropyMin, zstdMin int
 }
 
 // encScratch is an encoder's working memory for one call. Buffers grow to
@@ -103,7 +103,7 @@ func NewCodec(opts Options) (*Codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create zstd decoder: %w", err)
 	}
-	c := &Codec{zenc: enc, zdec: dec, entropyMin: minEntropySamples}
+	c := &Codec{zenc: enc, zdec: dec, entropyMin: minEntropySamples, zstdMin: minZstdSamples}
 	c.encs.New = func() any { return new(encScratch) }
 	c.decs.New = func() any { return &decScratch{bytes: make([]byte, MaxBlockSamples)} }
 	return c, nil
@@ -121,13 +121,13 @@ func grow[T any](buf []T, n int) []T {
 // or a fixed form), plain compressed with zstd, and huff (the Huffman form,
 // nil when there is none). zstd is kept only when it saves at least 1/16
 // of the plain body, to spare decoders a decompression that buys little,
-// and is not tried on a column of fewer than c.entropyMin samples.
+// and is not tried on a column of fewer than c.zstdMin samples.
 // dst already ends with the marker placeholder at index at and the count
 // of n samples.
 func (c *Codec) finish(dst []byte, at, n int, kind byte, plain []byte, huffKind byte, huff []byte, s *encScratch) []byte {
 	const minZstdBody = 32 // below this the frame header eats any gain
 	best, z := plain, false
-	if n >= c.entropyMin && len(plain) >= minZstdBody {
+	if n >= c.zstdMin && len(plain) >= minZstdBody {
 		zb := c.zenc.EncodeAll(plain, s.z[:0])
 		s.z = zb[:0]
 		if len(zb) <= len(plain)-len(plain)/16 {

@@ -37,14 +37,24 @@ const (
 const maxEscapeShare = 16
 
 // minEntropySamples is the fewest samples a column must hold for the
-// encoder to try a Huffman stream or zstd on it. Below that, a Huffman
-// table or a zstd frame costs about what it saves: on the generator's data
-// the rule costs 0.002% of the bytes of 24-sample blocks and 0.035% at 31
-// (TestSmallBlocksSkipEntropyCoders), while trying both took five to eight
-// times as long as the FOR forms alone. A store's head flush writes blocks
-// of about Options.HeadSamplesPerSeries (24) samples, so this is most of
-// what a flush costs; merges write larger blocks, which get every form.
+// encoder to try a Huffman stream on it. Below that, a Huffman table costs
+// about what it saves: on the generator's data the rule costs 0.002% of
+// the bytes of 24-sample blocks and 0.035% at 31
+// (TestSmallBlocksSkipEntropyCoders), while trying the candidates took
+// five to eight times as long as the FOR forms alone. A store's head flush
+// writes blocks of about Options.HeadSamplesPerSeries (24) samples, so this
+// is most of what a flush costs; merges write larger blocks.
 const minEntropySamples = 32
+
+// minZstdSamples is the fewest samples a column must hold for the encoder
+// to try zstd on its plain body. zstd wins on long runs, which short
+// blocks do not have: on the generator's data it saved 0.01% of the bytes
+// of 192-sample blocks and 0.1% at 360, but 0.3-0.7% from 1 024 samples up
+// (TestZstdOnlyOnLongColumns), while an attempt at SpeedBetterCompression
+// cost as much as the rest of the encoder. Merges of a partition still
+// being written make blocks of a few hundred samples; its final merge
+// makes full blocks, which get zstd.
+const minZstdSamples = 512
 
 // huff4XMin is the stream length from which the four-stream Huffman form
 // is used: its 6-byte jump table is noise there, and four interleaved

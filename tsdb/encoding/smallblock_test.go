@@ -15,7 +15,7 @@ import (
 func TestSmallBlocksSkipEntropyCoders(t *testing.T) {
 	fast := newTestCodec(t)
 	full := newTestCodec(t)
-	full.entropyMin = 0
+	full.entropyMin, full.zstdMin = 0, 0
 	for _, n := range []int{8, 16, 24, 31} {
 		var fastBytes, fullBytes int
 		for _, dt := range []float64{1, 10, 60} {
@@ -42,5 +42,34 @@ func TestSmallBlocksSkipEntropyCoders(t *testing.T) {
 		t.Logf("%2d-sample blocks: %d bytes, %d with Huffman and zstd tried (%+.3f%%)",
 			n, fastBytes, fullBytes, 100*float64(fastBytes-fullBytes)/float64(fullBytes))
 		require.LessOrEqual(t, float64(fastBytes), 1.001*float64(fullBytes))
+	}
+}
+
+// TestZstdOnlyOnLongColumns holds the rule that zstd is tried only on
+// columns of at least minZstdSamples samples: on the generator's data,
+// every kind at 1 s, 10 s and 60 s, blocks of 96 to 511 samples take at
+// most 0.2% more bytes than with zstd tried.
+func TestZstdOnlyOnLongColumns(t *testing.T) {
+	def := newTestCodec(t)
+	full := newTestCodec(t)
+	full.zstdMin = 0
+	for _, n := range []int{96, 192, 360, 511} {
+		var defBytes, fullBytes int
+		for _, dt := range []float64{1, 10, 60} {
+			for ki := range sensorKinds {
+				blk := genBlock(ki, scenario{"x", dt, 8192})
+				for off := 0; off+n <= len(blk.ts); off += n {
+					ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
+					tsCol, valCol := def.AppendTimestamps(nil, ts), def.AppendValues(nil, vals)
+					require.Zero(t, tsCol[0]&markerZstd, "zstd on a %d-sample column", n)
+					require.Zero(t, valCol[0]&markerZstd, "zstd on a %d-sample column", n)
+					defBytes += len(tsCol) + len(valCol)
+					fullBytes += len(full.AppendTimestamps(nil, ts)) + len(full.AppendValues(nil, vals))
+				}
+			}
+		}
+		t.Logf("%3d-sample blocks: %d bytes, %d with zstd tried (%+.3f%%)",
+			n, defBytes, fullBytes, 100*float64(defBytes-fullBytes)/float64(fullBytes))
+		require.LessOrEqual(t, float64(defBytes), 1.002*float64(fullBytes))
 	}
 }
