@@ -68,14 +68,14 @@ func New(opts Options) (*Decoder, error) {
 // Decode walks payload and calls sink.Sample once per valid field and
 // sink.Invalid once per skipped reading or field, in payload order.
 //
-// It returns a *PayloadError, having made no Sink call, when the message is
+// It returns a *ingest.PayloadError, having made no Sink call, when the message is
 // refused as a whole. The byte slices given to the Sink alias payload (or,
 // for a string with escapes, the decoder's scratch space) and are valid
 // only during the call; payload is not modified or retained.
 func (d *Decoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 	res := Result{Seq: -1}
 	if err := d.sc.scan(payload, &d.idx); err != nil {
-		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: err}
 	}
 	idx := &d.idx
 	if idx.top != kObject {
@@ -97,7 +97,8 @@ func (d *Decoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 	}
 	res.Readings = len(idx.items)
 	if n := idx.values; n > d.opts.MaxReadings {
-		return res, &PayloadError{
+		return res, &ingest.PayloadError{
+			Format: formatName,
 			Reason: ingest.ReasonTooManyReadings,
 			Err:    fmt.Errorf("%d values, limit %d", n, d.opts.MaxReadings),
 		}
@@ -109,7 +110,7 @@ func (d *Decoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 }
 
 func schemaError(format string, args ...any) error {
-	return &PayloadError{Reason: ingest.ReasonSchema, Err: fmt.Errorf(format, args...)}
+	return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSchema, Err: fmt.Errorf(format, args...)}
 }
 
 // raw returns the bytes of r: a string's raw contents, another value's text.

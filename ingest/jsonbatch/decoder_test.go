@@ -154,8 +154,8 @@ func TestDecodeMalformed(t *testing.T) {
 			var r recorder
 			res, err := d.Decode([]byte(tt.payload), &r)
 			if tt.refuse != ingest.ReasonNone {
-				var pe *PayloadError
-				require.True(t, errors.As(err, &pe), "want a *PayloadError, got %v", err)
+				var pe *ingest.PayloadError
+				require.True(t, errors.As(err, &pe), "want a *ingest.PayloadError, got %v", err)
 				require.Equal(t, tt.refuse, pe.Reason, "%v", err)
 				require.Empty(t, r.samples)
 				require.Empty(t, r.reasons)
@@ -181,7 +181,7 @@ func TestDecodeLimits(t *testing.T) {
 		d := newDecoder(t, Options{MaxReadings: 11})
 		var r recorder
 		_, err := d.Decode(realisticBatch(2, 6), &r)
-		var pe *PayloadError
+		var pe *ingest.PayloadError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, ingest.ReasonTooManyReadings, pe.Reason)
 		require.Empty(t, r.samples)
@@ -242,8 +242,8 @@ func TestDecodeAllocs(t *testing.T) {
 func TestPayloadErrorClassifies(t *testing.T) {
 	d := newDecoder(t, Options{})
 	_, err := d.Decode([]byte(`nope`), &recorder{})
-	var pr interface{ PayloadReason() ingest.Reason }
-	require.True(t, errors.As(err, &pr))
-	require.Equal(t, ingest.ReasonSyntax, pr.PayloadReason())
+	var pe *ingest.PayloadError
+	require.True(t, errors.As(err, &pe))
+	require.Equal(t, ingest.ReasonSyntax, pe.Reason)
 	require.True(t, strings.HasPrefix(err.Error(), "cannot decode JSON batch (syntax): "), err.Error())
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/quantrac/quantrac/ingest"
 )
 
 // FuzzJSON feeds arbitrary payloads to the decoder and checks the Sink
@@ -22,8 +24,8 @@ func FuzzJSON(f *testing.F) {
 		sink := checkingSink{t: t}
 		res, err := d.Decode(payload, &sink)
 		if err != nil {
-			var pe *PayloadError
-			require.True(t, errors.As(err, &pe), "error %v is not a *PayloadError", err)
+			var pe *ingest.PayloadError
+			require.True(t, errors.As(err, &pe), "error %v is not a *ingest.PayloadError", err)
 			require.Zero(t, sink.samples+sink.invalid, "refused message made Sink calls")
 			return
 		}

@@ -2,10 +2,10 @@ package jsonbatch
 
 import (
 	"errors"
-	"fmt"
-
-	"github.com/quantrac/quantrac/ingest"
 )
+
+// formatName names the format in a PayloadError.
+const formatName = "JSON batch"
 
 // Default limits. A message or reading over a limit is refused with the
 // reason named in the Options field's comment.
@@ -66,26 +66,3 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxTagValueLen, DefaultMaxTagValueLen)
 	return o
 }
-
-// PayloadError reports a message refused as a whole: it is not JSON, its
-// envelope breaks the schema, or it is over MaxReadings. Decode emits no
-// Sample and reports no Invalid reading for such a message; the caller
-// answers the publisher (MQTT 5 reason 0x99, payload format invalid) and
-// counts the message under Reason.
-type PayloadError struct {
-	Reason ingest.Reason
-	Err    error
-}
-
-// Error describes the refusal.
-func (e *PayloadError) Error() string {
-	return fmt.Sprintf("cannot decode JSON batch (%s): %v", e.Reason, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *PayloadError) Unwrap() error { return e.Err }
-
-// PayloadReason returns Reason. Every decoder under ingest has a payload
-// error with this method, so a caller can classify all of them with one
-// errors.As against interface{ PayloadReason() ingest.Reason }.
-func (e *PayloadError) PayloadReason() ingest.Reason { return e.Reason }

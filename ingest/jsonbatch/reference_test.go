@@ -39,7 +39,7 @@ func newRef(opts Options) (*refDecoder, error) {
 // Decode walks payload and calls sink.Sample once per valid field and
 // sink.Invalid once per skipped reading or field, in payload order.
 //
-// It returns a *PayloadError, having made no Sink call, when the message is
+// It returns a *ingest.PayloadError, having made no Sink call, when the message is
 // refused as a whole. The byte slices given to the Sink alias the
 // decoder's copy of payload and are valid only during the call; payload
 // itself is not modified or retained.
@@ -47,7 +47,7 @@ func (d *refDecoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 	res := Result{Seq: -1}
 	v, err := d.parser.ParseBytes(payload)
 	if err != nil {
-		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: err}
 	}
 	top := v.GetObject()
 	if top == nil {
@@ -70,7 +70,8 @@ func (d *refDecoder) Decode(payload []byte, sink ingest.Sink) (Result, error) {
 	readings := rv.GetArray()
 	res.Readings = len(readings)
 	if n := refCountValues(readings); n > d.opts.MaxReadings {
-		return res, &PayloadError{
+		return res, &ingest.PayloadError{
+			Format: formatName,
 			Reason: ingest.ReasonTooManyReadings,
 			Err:    fmt.Errorf("%d values, limit %d", n, d.opts.MaxReadings),
 		}

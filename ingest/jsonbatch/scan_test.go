@@ -30,8 +30,8 @@ func decodeBoth(t *testing.T, opts Options, payload []byte) (got, want outcome) 
 		res, err := decode(payload, &r)
 		o := outcome{res: res, samples: r.samples, reasons: r.reasons}
 		if err != nil {
-			var pe *PayloadError
-			require.True(t, errors.As(err, &pe), "error %v is not a *PayloadError", err)
+			var pe *ingest.PayloadError
+			require.True(t, errors.As(err, &pe), "error %v is not a *ingest.PayloadError", err)
 			o.refused = pe.Reason
 		}
 		return o

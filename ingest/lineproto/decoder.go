@@ -79,7 +79,7 @@ func New(opts Options) (*Decoder, error) {
 // without a timestamp takes now (Unix milliseconds).
 //
 // A line that does not parse is reported with ReasonSyntax and skipped; the
-// next line is decoded as usual. Decode returns a *PayloadError when the
+// next line is decoded as usual. Decode returns a *ingest.PayloadError when the
 // message is refused as a whole: over MaxReadings (no Sink call made), or no
 // entry at all, or not one entry that parses (each already reported through
 // Invalid). The byte slices given to the Sink alias payload or the
@@ -92,7 +92,8 @@ func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, e
 		// Every field has an '=', so this is an upper bound; count exactly
 		// only when it could be over.
 		if n := d.countFields(payload); n > d.opts.MaxReadings {
-			return res, &PayloadError{
+			return res, &ingest.PayloadError{
+				Format: formatName,
 				Reason: ingest.ReasonTooManyReadings,
 				Err:    fmt.Errorf("%d values, limit %d", n, d.opts.MaxReadings),
 			}
@@ -120,9 +121,9 @@ func (d *Decoder) Decode(payload []byte, now int64, sink ingest.Sink) (Result, e
 	}
 	switch {
 	case res.Lines == 0:
-		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: errors.New("no lines")}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: errors.New("no lines")}
 	case parsed == 0:
-		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: fmt.Errorf("no line parses; first: %w", firstErr)}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: fmt.Errorf("no line parses; first: %w", firstErr)}
 	}
 	return res, nil
 }

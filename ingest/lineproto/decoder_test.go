@@ -119,8 +119,8 @@ func TestDecodeMalformed(t *testing.T) {
 			require.Equal(t, tt.samples, r.samples)
 			require.Equal(t, tt.invalid, r.reasons, "%v", r.errs)
 			if tt.refuse != ingest.ReasonNone {
-				var pe *PayloadError
-				require.True(t, errors.As(err, &pe), "want a *PayloadError, got %v", err)
+				var pe *ingest.PayloadError
+				require.True(t, errors.As(err, &pe), "want a *ingest.PayloadError, got %v", err)
 				require.Equal(t, tt.refuse, pe.Reason)
 				return
 			}
@@ -188,7 +188,7 @@ func TestDecodeLimits(t *testing.T) {
 		d := newDecoder(t, Options{MaxReadings: 11})
 		var r recorder
 		_, err := d.Decode(realisticLines(2, 6), now, &r)
-		var pe *PayloadError
+		var pe *ingest.PayloadError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, ingest.ReasonTooManyReadings, pe.Reason)
 		require.Empty(t, r.samples)

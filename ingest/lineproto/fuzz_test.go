@@ -6,6 +6,8 @@ import (
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/stretchr/testify/require"
+
+	"github.com/quantrac/quantrac/ingest"
 )
 
 // FuzzLineProtocol feeds arbitrary payloads to the decoder and checks the
@@ -27,8 +29,8 @@ func FuzzLineProtocol(f *testing.F) {
 		require.Equal(t, sink.samples, res.Samples)
 		require.Equal(t, sink.invalid, res.Invalid)
 		if err != nil {
-			var pe *PayloadError
-			require.True(t, errors.As(err, &pe), "error %v is not a *PayloadError", err)
+			var pe *ingest.PayloadError
+			require.True(t, errors.As(err, &pe), "error %v is not a *ingest.PayloadError", err)
 			require.Zero(t, sink.samples, "refused message emitted samples")
 		}
 		want, ok := referenceSamples(payload, now, lineprotocol.Nanosecond)

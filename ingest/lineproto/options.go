@@ -3,9 +3,10 @@ package lineproto
 import (
 	"errors"
 	"fmt"
-
-	"github.com/quantrac/quantrac/ingest"
 )
+
+// formatName names the format in a PayloadError.
+const formatName = "line protocol"
 
 // Precision is the unit of the timestamps in a payload. Telegraf and the
 // InfluxDB clients send nanoseconds unless told otherwise.
@@ -99,25 +100,3 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxTagValueLen, DefaultMaxTagValueLen)
 	return o
 }
-
-// PayloadError reports a message refused as a whole: it has no line, no
-// line of it parses, or it is over MaxReadings. No Sample was emitted for
-// it. The caller answers the publisher (MQTT 5 reason 0x99, payload format
-// invalid) and counts the message under Reason.
-type PayloadError struct {
-	Reason ingest.Reason
-	Err    error
-}
-
-// Error describes the refusal.
-func (e *PayloadError) Error() string {
-	return fmt.Sprintf("cannot decode line protocol (%s): %v", e.Reason, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *PayloadError) Unwrap() error { return e.Err }
-
-// PayloadReason returns Reason. Every decoder under ingest has a payload
-// error with this method, so a caller can classify all of them with one
-// errors.As against interface{ PayloadReason() ingest.Reason }.
-func (e *PayloadError) PayloadReason() ingest.Reason { return e.Reason }

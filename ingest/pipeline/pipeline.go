@@ -65,16 +65,10 @@ type Decoder interface {
 	Decode(msg *Message, now time.Time, sink ingest.Sink) (Outcome, error)
 }
 
-// PayloadError is a whole message refused, with the reason gateways see.
-type PayloadError struct {
-	Reason ingest.Reason
-	Err    error
-}
-
-func (e *PayloadError) Error() string {
-	return fmt.Sprintf("payload refused (%s): %v", e.Reason, e.Err)
-}
-func (e *PayloadError) Unwrap() error { return e.Err }
+// PayloadError is a whole message refused, with the reason gateways see:
+// a decoder's refusal as it is, or the pipeline's own (an unknown format or
+// topic). It is ingest's type, named here for the pipeline's callers.
+type PayloadError = ingest.PayloadError
 
 // Result says what became of a message's readings.
 type Result struct {
@@ -160,10 +154,6 @@ func (p *Pipeline) Ingest(msg *Message, durable bool) (Result, error) {
 		var pe *PayloadError
 		if !errors.As(err, &pe) {
 			pe = &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
-			var rp interface{ PayloadReason() ingest.Reason }
-			if errors.As(err, &rp) {
-				pe.Reason = rp.PayloadReason()
-			}
 		}
 		st.gw.Rejected[pe.Reason].Add(1)
 		p.warn("message refused", msg, "reason", pe.Reason.String(), "err", err)

@@ -22,6 +22,9 @@ import (
 	"github.com/quantrac/quantrac/ingest"
 )
 
+// formatName names the format in a PayloadError.
+const formatName = "remote-write request"
+
 // Default limits of one request.
 const (
 	// DefaultMaxBodyBytes bounds the decompressed request. Prometheus sends
@@ -36,22 +39,6 @@ type Options struct {
 	MaxBodyBytes int
 	MaxSamples   int
 }
-
-// PayloadError is a request refused whole: the caller answers 400 and the
-// sender must not retry it.
-type PayloadError struct {
-	Reason ingest.Reason
-	Err    error
-}
-
-func (e *PayloadError) Error() string {
-	return fmt.Sprintf("cannot decode remote-write request: %v", e.Err)
-}
-
-func (e *PayloadError) Unwrap() error { return e.Err }
-
-// PayloadReason classifies the refusal for the counters.
-func (e *PayloadError) PayloadReason() ingest.Reason { return e.Reason }
 
 // Decoder decodes requests, reusing its buffers. One request at a time.
 type Decoder struct {
@@ -75,34 +62,34 @@ func New(opts Options) *Decoder {
 // Decode decompresses and decodes body and calls sink.Sample for every float
 // sample. Native histograms are skipped with ReasonValue; a series without a
 // metric name, with ReasonMetricName. A request that cannot be decompressed
-// or decoded, or is over a limit, is refused whole with a *PayloadError
+// or decoded, or is over a limit, is refused whole with a *ingest.PayloadError
 // before any Sink call.
 func (d *Decoder) Decode(body []byte, sink ingest.Sink) error {
 	n, err := snappy.DecodedLen(body)
 	if err != nil {
-		return &PayloadError{ingest.ReasonSyntax, fmt.Errorf("not snappy-compressed: %w", err)}
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: fmt.Errorf("not snappy-compressed: %w", err)}
 	}
 	if n > d.opts.MaxBodyBytes {
-		return &PayloadError{ingest.ReasonTooLarge, fmt.Errorf("decompressed size %d is over the %d-byte limit", n, d.opts.MaxBodyBytes)}
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonTooLarge, Err: fmt.Errorf("decompressed size %d is over the %d-byte limit", n, d.opts.MaxBodyBytes)}
 	}
 	if cap(d.raw) < n {
 		d.raw = make([]byte, n)
 	}
 	raw, err := snappy.Decode(d.raw[:cap(d.raw)], body)
 	if err != nil {
-		return &PayloadError{ingest.ReasonSyntax, fmt.Errorf("bad snappy block: %w", err)}
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: fmt.Errorf("bad snappy block: %w", err)}
 	}
 	d.req.Timeseries = d.req.Timeseries[:0]
 	d.req.Metadata = d.req.Metadata[:0]
 	if err := d.req.Unmarshal(raw); err != nil {
-		return &PayloadError{ingest.ReasonSyntax, fmt.Errorf("bad protobuf: %w", err)}
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: fmt.Errorf("bad protobuf: %w", err)}
 	}
 	total := 0
 	for i := range d.req.Timeseries {
 		total += len(d.req.Timeseries[i].Samples) + len(d.req.Timeseries[i].Histograms)
 	}
 	if total > d.opts.MaxSamples {
-		return &PayloadError{ingest.ReasonTooManyReadings, fmt.Errorf("%d samples, over the limit of %d", total, d.opts.MaxSamples)}
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonTooManyReadings, Err: fmt.Errorf("%d samples, over the limit of %d", total, d.opts.MaxSamples)}
 	}
 	for i := range d.req.Timeseries {
 		d.series(i, &d.req.Timeseries[i], sink)

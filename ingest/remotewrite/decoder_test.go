@@ -90,9 +90,9 @@ func TestDecodeRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var sink recordingSink
 			err := New(tt.opts).Decode(tt.body, &sink)
-			var pe *PayloadError
+			var pe *ingest.PayloadError
 			require.True(t, errors.As(err, &pe), "got %v", err)
-			require.Equal(t, tt.want, pe.PayloadReason())
+			require.Equal(t, tt.want, pe.Reason)
 			require.Empty(t, sink.samples)
 			require.Empty(t, sink.reasons)
 		})
@@ -129,8 +129,8 @@ func FuzzRemoteWrite(f *testing.F) {
 		var sink checkingSink
 		err := d.Decode(body, &sink)
 		if err != nil {
-			var pe *PayloadError
-			require.True(t, errors.As(err, &pe), "error %v is not a *PayloadError", err)
+			var pe *ingest.PayloadError
+			require.True(t, errors.As(err, &pe), "error %v is not a *ingest.PayloadError", err)
 			require.Zero(t, sink.calls, "refused request made Sink calls")
 			return
 		}

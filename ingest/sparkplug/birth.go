@@ -28,7 +28,7 @@ func (n *EdgeNode) nodeBirth(m *msg) {
 func (n *EdgeNode) deviceBirth(m *msg, id string) error {
 	d := n.devices[id]
 	if d == nil && len(n.devices) >= n.opts.MaxDevices {
-		return &PayloadError{Reason: ingest.ReasonSchema,
+		return &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSchema,
 			Err: fmt.Errorf("edge node already has %d devices, limit %d", len(n.devices), n.opts.MaxDevices)}
 	}
 	n.stats.births.Add(1)

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/quantrac/quantrac/ingest/sparkplug/sparkplugpb"
+
+	"github.com/quantrac/quantrac/ingest"
 )
 
 // FuzzSparkplug feeds arbitrary payloads, under each message type, to a
@@ -39,8 +41,8 @@ func FuzzSparkplug(f *testing.F) {
 		require.Equal(t, sink.samples, res.Samples)
 		require.Equal(t, sink.invalid, res.Invalid)
 		if err != nil {
-			var pe *PayloadError
-			require.True(t, errors.As(err, &pe), "error %v is not a *PayloadError", err)
+			var pe *ingest.PayloadError
+			require.True(t, errors.As(err, &pe), "error %v is not a *ingest.PayloadError", err)
 			require.Zero(t, sink.samples+sink.invalid, "refused message made Sink calls")
 		}
 		checkWalker(t, data)

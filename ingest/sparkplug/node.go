@@ -130,7 +130,7 @@ func (n *EdgeNode) Stats() Stats {
 // payload order. now (Unix milliseconds) stamps deaths and values that
 // carry no timestamp of their own.
 //
-// It returns a *PayloadError, having made no Sink call and left the session
+// It returns a *ingest.PayloadError, having made no Sink call and left the session
 // unchanged, when the message is refused as a whole. NCMD, DCMD and STATE
 // messages carry no telemetry and are accepted without Sink calls. The
 // byte slices given to the Sink alias payload or the session and are valid
@@ -141,17 +141,17 @@ func (n *EdgeNode) Decode(t Topic, payload []byte, now int64, sink ingest.Sink) 
 	case t.Type == NCMD || t.Type == DCMD || t.Type == STATE:
 		return res, nil
 	case t.Group != n.group || t.EdgeNode != n.node:
-		return res, &PayloadError{Reason: ingest.ReasonTopic,
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonTopic,
 			Err: fmt.Errorf("topic names %s/%s, session is %s/%s", t.Group, t.EdgeNode, n.group, n.node)}
 	case t.Type.deviceLevel() != (t.Device != ""):
-		return res, &PayloadError{Reason: ingest.ReasonTopic, Err: fmt.Errorf("%s with device id %q", t.Type, t.Device)}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonTopic, Err: fmt.Errorf("%s with device id %q", t.Type, t.Device)}
 	}
 	h, err := readHeader(payload)
 	if err != nil {
-		return res, &PayloadError{Reason: ingest.ReasonSyntax, Err: err}
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonSyntax, Err: err}
 	}
 	if h.metrics > n.opts.MaxReadings {
-		return res, &PayloadError{Reason: ingest.ReasonTooManyReadings,
+		return res, &ingest.PayloadError{Format: formatName, Reason: ingest.ReasonTooManyReadings,
 			Err: fmt.Errorf("%d metrics, limit %d", h.metrics, n.opts.MaxReadings)}
 	}
 	m := msg{n: n, sink: sink, res: res, h: h, payload: payload, now: now}

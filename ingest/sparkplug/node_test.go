@@ -264,8 +264,8 @@ func TestMalformed(t *testing.T) {
 			var r recorder
 			res, err := n.Decode(tt.topic, tt.payload, now, &r)
 			if tt.refuse != ingest.ReasonNone {
-				var pe *PayloadError
-				require.True(t, errors.As(err, &pe), "want a *PayloadError, got %v", err)
+				var pe *ingest.PayloadError
+				require.True(t, errors.As(err, &pe), "want a *ingest.PayloadError, got %v", err)
 				require.Equal(t, tt.refuse, pe.Reason, "%v", err)
 				require.Empty(t, r.samples)
 				require.Empty(t, r.reasons)

@@ -2,10 +2,10 @@ package sparkplug
 
 import (
 	"errors"
-	"fmt"
-
-	"github.com/quantrac/quantrac/ingest"
 )
+
+// formatName names the format in a PayloadError.
+const formatName = "Sparkplug payload"
 
 // Default limits.
 const (
@@ -54,26 +54,3 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
-
-// PayloadError reports a message refused as a whole: the protobuf framing
-// is broken, the topic does not belong to the session or lacks a device,
-// or a limit is exceeded. Decode made no Sink call and did not change the
-// session. The caller answers the publisher (MQTT 5 reason 0x99, payload
-// format invalid) and counts the message under Reason.
-type PayloadError struct {
-	Reason ingest.Reason
-	Err    error
-}
-
-// Error describes the refusal.
-func (e *PayloadError) Error() string {
-	return fmt.Sprintf("cannot decode Sparkplug payload (%s): %v", e.Reason, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *PayloadError) Unwrap() error { return e.Err }
-
-// PayloadReason returns Reason. Every decoder under ingest has a payload
-// error with this method, so a caller can classify all of them with one
-// errors.As against interface{ PayloadReason() ingest.Reason }.
-func (e *PayloadError) PayloadReason() ingest.Reason { return e.Reason }
