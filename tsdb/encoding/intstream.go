@@ -1,6 +1,7 @@
 package encoding
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -64,6 +65,12 @@ const huff4XMin = 1024
 // streamChoice keeps, over the candidate transforms of one column, the
 // smallest body in FOR form and the smallest in Huffman form. Sizes count
 // the transform's own header fields (head) plus the stream.
+//
+// consider sizes each candidate's FOR form at once and queues its Huffman
+// form; chooseHuff then Huffman-codes the queued candidates from the one
+// with the lowest order-0 entropy up, and stops at the first whose size
+// cannot go below the best form found: a Huffman code spends at least the
+// entropy, so such a candidate could not win.
 type streamChoice struct {
 	noHuff   bool // the column is too short for a Huffman table to pay
 	forKind  byte
@@ -75,6 +82,18 @@ type streamChoice struct {
 	huffLo   int64
 	huffLen  int    // length of the Huffman data within huffData
 	huffData []byte // Huffman data then escapes; aliases s.hbest
+
+	queued [3]huffCandidate
+	nq     int
+}
+
+// huffCandidate is a transform whose Huffman form is still to be sized.
+type huffCandidate struct {
+	kind  byte
+	order int // place in the queue
+	head  int
+	x     []int64
+	bound int // no Huffman body of x is smaller
 }
 
 // newStreamChoice starts the choice for a column of n samples; Huffman
@@ -84,25 +103,77 @@ func newStreamChoice(n, entropyMin int) streamChoice {
 }
 
 // consider measures transform kind, whose header fields take head bytes
-// and whose stream is x.
-func (c *streamChoice) consider(kind byte, head int, x []int64, s *encScratch) {
+// and whose stream is x, in FOR form, and queues its Huffman form for
+// chooseHuff.
+func (c *streamChoice) consider(kind byte, head int, x []int64) {
 	forLen := forSize(x)
 	if size := head + forLen; size < c.forSize {
 		c.forKind, c.forX, c.forSize = kind, x, size
 	}
-	if c.noHuff || forLen <= len(x)/8 {
+	if c.noHuff || forLen <= len(x)/8 || c.nq == len(c.queued) {
 		return // Huffman spends at least a bit a value
 	}
-	h, esc, base, ok := huffmanInts(x, s)
-	if !ok {
-		return
+	c.queued[c.nq] = huffCandidate{kind: kind, order: c.nq, head: head, x: x}
+	c.nq++
+}
+
+// chooseHuff sizes the queued Huffman forms, the most promising first,
+// until none left can beat the best form found.
+func (c *streamChoice) chooseHuff(s *encScratch) {
+	q := c.queued[:c.nq]
+	for i := range q {
+		q[i].bound = math.MaxInt
+		if base, escLen, ok := bytePlane(q[i].x, s); ok {
+			q[i].bound = q[i].head + 1 + varintLen(base) + 1 + huffmanBound(s.bytes[:len(q[i].x)]) + escLen
+		}
 	}
-	size := head + 1 + varintLen(base) + uvarintLen(uint64(len(h))) + len(h) + len(esc)
-	if c.huffSize == 0 || size < c.huffSize {
-		c.huffKind, c.huffSize, c.huffN, c.huffLo, c.huffLen = kind, size, len(x), base, len(h)
-		c.huffData = append(append(s.hbest[:0], h...), esc...)
-		s.hbest = c.huffData[:0]
+	slices.SortStableFunc(q, func(a, b huffCandidate) int { return cmp.Compare(a.bound, b.bound) })
+	best := len(q) // queue index of the chosen candidate
+	for _, cand := range q {
+		if cand.bound >= c.forSize || c.huffSize != 0 && cand.bound > c.huffSize {
+			return
+		}
+		h, esc, base, ok := huffmanInts(cand.x, s)
+		if !ok {
+			continue
+		}
+		// Of two forms of one size the one queued first wins, as if every
+		// candidate were sized in turn.
+		size := cand.head + 1 + varintLen(base) + uvarintLen(uint64(len(h))) + len(h) + len(esc)
+		if c.huffSize == 0 || size < c.huffSize || size == c.huffSize && cand.order < best {
+			best = cand.order
+			c.huffKind, c.huffSize, c.huffN, c.huffLo, c.huffLen = cand.kind, size, len(cand.x), base, len(h)
+			c.huffData = append(append(s.hbest[:0], h...), esc...)
+			s.hbest = c.huffData[:0]
+		}
 	}
+}
+
+// huffmanBound returns a size in bytes that no huff0 encoding of sym can go
+// below: its order-0 entropy, which no prefix code beats, plus one byte of
+// table and, for the four-stream form, its jump table.
+func huffmanBound(sym []byte) int {
+	var count [256]uint16 // a column holds at most MaxBlockSamples values
+	var seen [256]byte
+	distinct := 0
+	for _, b := range sym {
+		if count[b] == 0 {
+			seen[distinct] = b
+			distinct++
+		}
+		count[b]++
+	}
+	n := float64(len(sym))
+	bits := n * math.Log2(n)
+	for _, b := range seen[:distinct] {
+		k := float64(count[b])
+		bits -= k * math.Log2(k)
+	}
+	bound := 1 + int(bits/8*(1-1e-9)) // rounded down, a hair below
+	if len(sym) >= huff4XMin {
+		bound += 6
+	}
+	return bound
 }
 
 // appendHuffStream appends the chosen Huffman stream.
@@ -118,13 +189,36 @@ func (c *streamChoice) appendHuffStream(dst []byte) []byte {
 }
 
 // huffmanInts Huffman-codes x as one byte a value around a base, with an
-// escape for each value outside [base, base+254]. The base is the minimum
-// when all values fit that window, else the median less 127. ok is false
-// when more than 1/16 of the values would escape or huff0 finds nothing to
-// gain. The results alias s and are valid until s is used again.
+// escape for each value outside [base, base+254] (see bytePlane). ok is
+// false when more than 1/16 of the values would escape or huff0 finds
+// nothing to gain. The results alias s and are valid until s is used
+// again.
 func huffmanInts(x []int64, s *encScratch) (data, esc []byte, base int64, ok bool) {
-	if len(x) < 2 {
+	base, _, ok = bytePlane(x, s)
+	if !ok {
 		return nil, nil, 0, false
+	}
+	s.huff.Reuse = huff0.ReusePolicyNone // each column carries its own table
+	var err error
+	if len(x) >= huff4XMin {
+		data, _, err = huff0.Compress4X(s.bytes[:len(x)], &s.huff)
+	} else {
+		data, _, err = huff0.Compress1X(s.bytes[:len(x)], &s.huff)
+	}
+	if err != nil { // incompressible, or one symbol only
+		return nil, nil, 0, false
+	}
+	return data, s.esc, base, true
+}
+
+// bytePlane writes x as one symbol a value into s.bytes and its escapes
+// into s.esc, and returns the base and the escapes' length. The base is
+// the minimum when all values fit [base, base+254], else the median less
+// 127; symbol 255 escapes a value outside that window. ok is false when
+// x is shorter than 2 or more than 1/16 of its values would escape.
+func bytePlane(x []int64, s *encScratch) (base int64, escLen int, ok bool) {
+	if len(x) < 2 {
+		return 0, 0, false
 	}
 	lo, hi := x[0], x[0]
 	for _, v := range x[1:] {
@@ -138,7 +232,6 @@ func huffmanInts(x []int64, s *encScratch) (data, esc []byte, base int64, ok boo
 	s.bytes = grow(s.bytes, len(x))
 	b := s.bytes
 	escBuf := s.esc[:0]
-	defer func() { s.esc = escBuf[:0] }() // keep the grown array
 	escapes, limit := 0, len(x)/maxEscapeShare
 	for i, v := range x {
 		if u := uint64(v - base); u < huffEscape {
@@ -146,22 +239,14 @@ func huffmanInts(x []int64, s *encScratch) (data, esc []byte, base int64, ok boo
 			continue
 		}
 		if escapes++; escapes > limit {
-			return nil, nil, 0, false
+			s.esc = escBuf[:0]
+			return 0, 0, false
 		}
 		b[i] = huffEscape
 		escBuf = binary.AppendVarint(escBuf, v-base)
 	}
-	s.huff.Reuse = huff0.ReusePolicyNone // each column carries its own table
-	var err error
-	if len(x) >= huff4XMin {
-		data, _, err = huff0.Compress4X(b, &s.huff)
-	} else {
-		data, _, err = huff0.Compress1X(b, &s.huff)
-	}
-	if err != nil { // incompressible, or one symbol only
-		return nil, nil, 0, false
-	}
-	return data, escBuf, base, true
+	s.esc = escBuf
+	return base, len(escBuf), true
 }
 
 // approxMedian returns the median of up to 63 values spread evenly over x.

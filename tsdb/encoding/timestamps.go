@@ -35,12 +35,13 @@ func (c *Codec) AppendTimestamps(dst []byte, ts []int64) []byte {
 	dd := deltasInto(s.b, d)
 	ch := newStreamChoice(n, c.entropyMin)
 	head := varintLen(ts[0])
-	ch.consider(kindTSDelta, head, d, s)
-	ch.consider(kindTSDoD, head+varintLen(d[0]), dd, s)
+	ch.consider(kindTSDelta, head, d)
+	ch.consider(kindTSDoD, head+varintLen(d[0]), dd)
 	stepQ, res, ok := gridResiduals(s.c, ts)
 	if ok {
-		ch.consider(kindTSGrid, head+varintLen(stepQ), res, s)
+		ch.consider(kindTSGrid, head+varintLen(stepQ), res)
 	}
+	ch.chooseHuff(s)
 
 	plain := appendTSHead(s.body[:0], ch.forKind, ts[0], d[0], stepQ)
 	plain = appendFOR(plain, ch.forX)

@@ -61,9 +61,10 @@ func chooseValues(s *encScratch, vals []float64, entropyMin int) (kind byte, pla
 			s.b, s.c = grow(s.b, n), grow(s.c, n)
 			d := deltasInto(s.b, m)
 			dd := deltasInto(s.c, d)
-			ch.consider(kindDecFOR, head, m, s)
-			ch.consider(kindDecDelta, head+varintLen(m[0]), d, s)
-			ch.consider(kindDecDoD, head+varintLen(m[0])+varintLen(d[0]), dd, s)
+			ch.consider(kindDecFOR, head, m)
+			ch.consider(kindDecDelta, head+varintLen(m[0]), d)
+			ch.consider(kindDecDoD, head+varintLen(m[0])+varintLen(d[0]), dd)
+			ch.chooseHuff(s)
 			if ch.forSize < size {
 				kind, size = ch.forKind, ch.forSize
 			}
