@@ -63,6 +63,9 @@ type Broker struct {
 	reloadMu sync.Mutex
 
 	stats counters
+	// dataSubscribed is set once a filter that may match a data topic is
+	// subscribed to (fanout.go).
+	dataSubscribed atomic.Bool
 }
 
 // Start opens the listeners and begins serving.

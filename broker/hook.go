@@ -91,6 +91,9 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 // OnSubscribe counts and logs the filters the client may not subscribe to;
 // mochi refuses them (0x87, or 0x80 in MQTT 3.1.1) through OnACLCheck.
 func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	for _, f := range pk.Filters {
+		h.b.noteFilter(f.Filter) // before mochi indexes it, allowed or not
+	}
 	patterns, all := h.b.readRights(cl)
 	if all {
 		return pk
@@ -133,6 +136,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	s.msg = pipeline.Message{Identity: id, Format: t.format, Topic: pk.TopicName, Payload: pk.Payload}
 	pk, err := h.ingest(cl, &s.msg, pk, durable, v5)
 	s.msg = pipeline.Message{} // hold no payload between publishes
+	if err == nil && !b.dataSubscribed.Load() {
+		pk.Ignore = true // nobody can have subscribed (fanout.go)
+	}
 	return pk, err
 }
 
@@ -141,6 +147,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 // may send it again later; elsewhere the publisher is made to wait, which
 // TCP turns into backpressure, and nothing is lost.
 func (h *hook) limit(s *session, id pipeline.Identity, topic string, canRefuse bool) error {
+	if s.limiter == nil {
+		return nil // the limit is off: no clock read per publish either
+	}
 	b := h.b
 	now := time.Now()
 	if canRefuse {

@@ -254,6 +254,7 @@ func (h *storageHook) StoredSubscriptions() ([]storage.Subscription, error) {
 	for _, s := range load[storage.Subscription](h, storage.SubscriptionKey+"_") {
 		if h.log.Has(clientKey(s.Client)) {
 			out = append(out, s)
+			h.b.noteFilter(s.Filter) // mochi restores it without OnSubscribe
 		}
 	}
 	return out, nil
