@@ -61,7 +61,9 @@ type Options struct {
 	// HeadSamplesPerSeries is the head's memory budget: the head is flushed
 	// once it holds this many samples per series with samples in it, on
 	// average. Default 24, which keeps the head under 1 KiB per active
-	// series (docs/storage.md, "Head memory").
+	// series (docs/storage.md, "Head memory"). While a flush runs, the head
+	// takes at most twice the budget: commits then wait for the flush, and
+	// Append blocks once MaxPendingSamples are queued.
 	HeadSamplesPerSeries int
 	// HeadMinFlushSamples is the fewest samples the budget above ever asks a
 	// flush for, so that a store of few series flushes by FlushInterval
@@ -192,6 +194,7 @@ type DB struct {
 	kick        chan struct{}
 	rotateReq   chan chan rotation
 	flushKick   chan struct{}
+	flushed     chan struct{} // signalled after each flush attempt
 	mergeKick   chan struct{}
 	stop        chan struct{} // closed by Close: background work ends
 	commitStop  chan struct{} // closed by Close after stop: the committer ends
@@ -228,6 +231,7 @@ func Open(opts Options) (_ *DB, err error) {
 		kick:          make(chan struct{}, 1),
 		rotateReq:     make(chan chan rotation),
 		flushKick:     make(chan struct{}, 1),
+		flushed:       make(chan struct{}, 1),
 		mergeKick:     make(chan struct{}, 1),
 		stop:          make(chan struct{}),
 		commitStop:    make(chan struct{}),

@@ -114,6 +114,12 @@ type rotation struct {
 // persists the series definitions the WAL segments it covers may hold,
 // installs the parts, and removes those segments.
 func (db *DB) flush(fh *frozenHead) error {
+	defer func() { // a committer waiting for room looks again
+		select {
+		case db.flushed <- struct{}{}:
+		default:
+		}
+	}()
 	start := time.Now()
 	parts, dropped, err := db.writeFrozen(fh)
 	if err != nil {

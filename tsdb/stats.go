@@ -3,6 +3,7 @@ package tsdb
 import (
 	"math"
 	"sync/atomic"
+	"time"
 )
 
 // Stats is a snapshot of the store's counters.
@@ -18,20 +19,25 @@ type Stats struct {
 	WALFsyncBuckets []uint64
 	WALFsyncSum     float64
 
-	HeadSamples       int64 // samples in the head, not yet being flushed
-	HeadSeries        int64 // series with samples in the head
-	Partitions        int
-	Parts             int
-	PartBytes         int64 // bytes of all parts on disk
-	PartSamples       int64 // samples in all parts
-	Flushes           int64 // head flushes since start
-	FlushedSamples    int64
-	Merges            int64 // merges completed since start
-	MergeErrors       int64
-	PartitionsDropped int64 // by retention, since start
-	RetentionDropped  int64 // samples not flushed because older than the retention
-	BrokenParts       int64 // parts set aside at start because they did not open
-	BrokenSeriesFiles int64 // series files skipped at start because damaged
+	HeadSamples    int64 // samples in the head, not yet being flushed
+	HeadSeries     int64 // series with samples in the head
+	Partitions     int
+	Parts          int
+	PartBytes      int64 // bytes of all parts on disk
+	PartSamples    int64 // samples in all parts
+	Flushes        int64 // head flushes since start
+	FlushedSamples int64
+	// HeadFullWaits counts the times commits waited for a flush because
+	// the head held twice its budget (docs/storage.md, "Head memory"), and
+	// HeadFullWaitSeconds the time they waited.
+	HeadFullWaits       int64
+	HeadFullWaitSeconds float64
+	Merges              int64 // merges completed since start
+	MergeErrors         int64
+	PartitionsDropped   int64 // by retention, since start
+	RetentionDropped    int64 // samples not flushed because older than the retention
+	BrokenParts         int64 // parts set aside at start because they did not open
+	BrokenSeriesFiles   int64 // series files skipped at start because damaged
 
 	// What the WAL replay at start found and had to drop (LastReplay has
 	// the detail): records whose checksum failed or that did not decode,
@@ -51,23 +57,25 @@ var FsyncBuckets = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1
 // Stats returns the store's counters.
 func (db *DB) Stats() Stats {
 	st := Stats{
-		Series:            db.series.count(),
-		SamplesAppended:   db.stats.samplesAppended.Load(),
-		Commits:           db.stats.commits.Load(),
-		WALFsyncs:         db.stats.fsyncs.Load(),
-		WALBytes:          db.stats.walBytes.Load(),
-		WALFsyncBuckets:   db.stats.fsyncSeconds.cumulative(),
-		WALFsyncSum:       db.stats.fsyncSeconds.sum(),
-		HeadSamples:       db.head.samples.Load(),
-		HeadSeries:        db.head.series.Load(),
-		Flushes:           db.stats.flushes.Load(),
-		FlushedSamples:    db.stats.flushedSamples.Load(),
-		Merges:            db.stats.merges.Load(),
-		MergeErrors:       db.stats.mergeErrors.Load(),
-		PartitionsDropped: db.stats.partitionsDropped.Load(),
-		RetentionDropped:  db.stats.retentionDropped.Load(),
-		BrokenParts:       db.stats.brokenParts.Load(),
-		BrokenSeriesFiles: db.stats.brokenSeriesFiles.Load(),
+		Series:              db.series.count(),
+		SamplesAppended:     db.stats.samplesAppended.Load(),
+		Commits:             db.stats.commits.Load(),
+		WALFsyncs:           db.stats.fsyncs.Load(),
+		WALBytes:            db.stats.walBytes.Load(),
+		WALFsyncBuckets:     db.stats.fsyncSeconds.cumulative(),
+		WALFsyncSum:         db.stats.fsyncSeconds.sum(),
+		HeadSamples:         db.head.samples.Load(),
+		HeadSeries:          db.head.series.Load(),
+		Flushes:             db.stats.flushes.Load(),
+		FlushedSamples:      db.stats.flushedSamples.Load(),
+		HeadFullWaits:       db.stats.headFullWaits.Load(),
+		HeadFullWaitSeconds: time.Duration(db.stats.headFullWaitNanos.Load()).Seconds(),
+		Merges:              db.stats.merges.Load(),
+		MergeErrors:         db.stats.mergeErrors.Load(),
+		PartitionsDropped:   db.stats.partitionsDropped.Load(),
+		RetentionDropped:    db.stats.retentionDropped.Load(),
+		BrokenParts:         db.stats.brokenParts.Load(),
+		BrokenSeriesFiles:   db.stats.brokenSeriesFiles.Load(),
 	}
 	rs := db.LastReplay()
 	st.ReplaySamples = int64(rs.Samples())
@@ -98,6 +106,8 @@ type stats struct {
 	replay            atomic.Pointer[ReplayStats]
 	flushes           atomic.Int64
 	flushedSamples    atomic.Int64
+	headFullWaits     atomic.Int64
+	headFullWaitNanos atomic.Int64
 	merges            atomic.Int64
 	mergeErrors       atomic.Int64
 	partitionsDropped atomic.Int64

@@ -208,3 +208,56 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	require.NoError(t, (&Options{Dir: "d", MaxPendingSamples: MaxPendingLimit}).Validate())
 }
+
+// TestCommitsWaitWhileTheHeadIsFull holds the head's memory bound: while a
+// flush runs, a commit that finds the head at twice its budget waits for
+// the flush, and then goes through with nothing lost.
+func TestCommitsWaitWhileTheHeadIsFull(t *testing.T) {
+	opts := manualOptions(t.TempDir())
+	opts.HeadMinFlushSamples = 1_000 // the budget: one series, so 1 000 samples
+	db, err := Open(opts)
+	require.NoError(t, err)
+	defer db.Close()
+	ref := metric(t, db, "voltage_volts", "device", "p1")
+	base := int64(1_750_000_000_000)
+	add := func(from, n int) *Batch {
+		var b Batch
+		for i := from; i < from+n; i++ {
+			b.Add(ref, base+int64(i)*1000, float64(i)/10)
+		}
+		return &b
+	}
+
+	db.flushMu.Lock() // the test is the flusher: it rotates now and flushes later
+	locked := true
+	defer func() { // before Close, which waits for the flusher
+		if locked {
+			db.flushMu.Unlock()
+		}
+	}()
+	appendWait(t, db, add(0, 1_000))
+	fh, err := db.requestRotation()
+	require.NoError(t, err)
+	appendWait(t, db, add(1_000, 2_000)) // the head is at twice its budget
+
+	c, err := db.Append(add(3_000, 1))
+	require.NoError(t, err)
+	select {
+	case <-c.Done():
+		t.Fatal("a commit went through while the head was full and the flush ran")
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.Equal(t, int64(1), db.Stats().HeadFullWaits)
+
+	require.NoError(t, db.flush(fh))
+	db.flushMu.Unlock()
+	locked = false
+	require.NoError(t, c.Wait())
+	got := selectAll(t, db, base, base+3_000_000, nameIs("voltage_volts"))
+	require.Len(t, got, 1)
+	for _, smp := range got {
+		require.Len(t, smp, 3_001)
+		require.Equal(t, sample{base + 3_000_000, 300}, smp[3_000])
+	}
+	require.Greater(t, db.Stats().HeadFullWaitSeconds, 0.2)
+}
