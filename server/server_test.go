@@ -200,6 +200,19 @@ func TestCleanShutdownLeavesNoGoroutine(t *testing.T) {
 	}
 }
 
+// The store's waits for a full head are on /metrics, so an operator sees
+// when flushing, not the network, holds the publishers back.
+func TestMetricsShowWaitsForAFullHead(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	resp, err := http.Get("http://" + srv.HTTPAddr() + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(body), "\nquantrac_tsdb_head_full_waits_total 0\n")
+	require.Contains(t, string(body), "\nquantrac_tsdb_head_full_wait_seconds_total 0\n")
+}
+
 func splitAddr(t *testing.T, addr string) (string, string) {
 	t.Helper()
 	u, err := url.Parse("tcp://" + addr)

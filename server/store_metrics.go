@@ -24,13 +24,16 @@ var (
 	descReplayRecords = prometheus.NewDesc("quantrac_tsdb_wal_replay_dropped_records", "Damaged WAL stretches, and records that did not decode, the last start skipped.", nil, nil)
 	descReplaySkipped = prometheus.NewDesc("quantrac_tsdb_wal_replay_skipped_bytes", "Bytes of damaged WAL the last start skipped between intact records.", nil, nil)
 	descReplayBytes   = prometheus.NewDesc("quantrac_tsdb_wal_replay_truncated_bytes", "Bytes the last start cut from torn WAL segment tails.", nil, nil)
+	descHeadFullWaits = prometheus.NewDesc("quantrac_tsdb_head_full_waits_total", "Times commits waited for a flush because the head held twice its budget.", nil, nil)
+	descHeadFullSecs  = prometheus.NewDesc("quantrac_tsdb_head_full_wait_seconds_total", "Time commits waited for a flush because the head was full.", nil, nil)
 	descReplayOrphans = prometheus.NewDesc("quantrac_tsdb_wal_replay_orphan_samples", "Samples the last start dropped because their series definition was damaged.", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descParts, descPartBytes, descPartSamples,
 		descHeadSamples, descHeadSeries, descFlushes, descMerges, descMergeErrors, descDropped,
-		descBrokenParts, descBrokenSeries, descReplaySamples, descReplayRecords, descReplaySkipped, descReplayBytes, descReplayOrphans} {
+		descBrokenParts, descBrokenSeries, descReplaySamples, descReplayRecords, descReplaySkipped, descReplayBytes, descReplayOrphans,
+		descHeadFullWaits, descHeadFullSecs} {
 		ch <- d
 	}
 }
@@ -59,7 +62,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		{descReplaySkipped, prometheus.GaugeValue, st.ReplaySkippedBytes},
 		{descReplayBytes, prometheus.GaugeValue, st.ReplayTruncatedBytes},
 		{descReplayOrphans, prometheus.GaugeValue, st.ReplayOrphanSamples},
+		{descHeadFullWaits, prometheus.CounterValue, st.HeadFullWaits},
 	} {
 		ch <- prometheus.MustNewConstMetric(m.d, m.t, float64(m.v))
 	}
+	ch <- prometheus.MustNewConstMetric(descHeadFullSecs, prometheus.CounterValue, st.HeadFullWaitSeconds)
 }
