@@ -152,8 +152,11 @@ type DB struct {
 	index     *index.Index
 	codec     *recordCodec
 	partCodec *part.Codec
-	seriesEnc *zstd.Encoder
-	seriesDec *zstd.Decoder
+	// flushCodec is partCodec.Quick(): the head flush's blocks are
+	// rewritten by merges, so it spends less effort on them.
+	flushCodec *part.Codec
+	seriesEnc  *zstd.Encoder
+	seriesDec  *zstd.Decoder
 
 	// mu guards the commit group being filled and the ref counter.
 	mu struct {
@@ -298,6 +301,7 @@ func (db *DB) openCodecs() error {
 	if db.partCodec, err = part.NewCodec(); err != nil {
 		return err
 	}
+	db.flushCodec = db.partCodec.Quick()
 	if db.seriesEnc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)); err != nil {
 		return fmt.Errorf("cannot create zstd encoder: %w", err)
 	}

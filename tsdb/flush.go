@@ -226,7 +226,7 @@ func (db *DB) partitionWriter(writers map[int64]*part.Writer, day int64, seq uin
 	if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
-	w, err := part.Create(filepath.Join(dir, partFileName(seq, seq)), db.partCodec,
+	w, err := part.Create(filepath.Join(dir, partFileName(seq, seq)), db.flushCodec,
 		part.WriterOptions{MinSeq: seq, MaxSeq: seq, NoSharedTimestamps: db.opts.NoSharedTimestamps})
 	if err != nil {
 		return nil, err

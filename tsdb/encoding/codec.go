@@ -42,8 +42,8 @@ func (o Options) Validate() error {
 type Codec struct {
 	zenc *zstd.Encoder
 	zdec *zstd.Decoder
-	encs sync.Pool // of *encScratch
-	decs sync.Pool // of *decScratch
+	encs *sync.Pool // of *encScratch; shared with Quick views
+	decs *sync.Pool // of *decScratch
 
 	// entropyMin and zstdMin are the fewest samples of a column for which
 	// Huffman and zstd are tried: minEntropySamples and minZstdSamples,
@@ -104,8 +104,8 @@ func NewCodec(opts Options) (*Codec, error) {
 		return nil, fmt.Errorf("cannot create zstd decoder: %w", err)
 	}
 	c := &Codec{zenc: enc, zdec: dec, entropyMin: minEntropySamples, zstdMin: minZstdSamples}
-	c.encs.New = func() any { return new(encScratch) }
-	c.decs.New = func() any { return &decScratch{bytes: make([]byte, MaxBlockSamples)} }
+	c.encs = &sync.Pool{New: func() any { return new(encScratch) }}
+	c.decs = &sync.Pool{New: func() any { return &decScratch{bytes: make([]byte, MaxBlockSamples)} }}
 	return c, nil
 }
 
@@ -194,4 +194,16 @@ func (c *Codec) unzstd(h *header, s *decScratch) error {
 	}
 	h.body = out
 	return nil
+}
+
+// Quick returns a view of c, sharing its coders and scratch, that tries
+// Huffman streams only on columns of at least quickEntropySamples samples.
+// A store's head flush uses it: its blocks are short-lived (merges rewrite
+// them, and a day's final merge writes full blocks), and under full load it
+// writes up to twice the head's 24-sample budget per series, where Huffman
+// trials cost much and save little (intstream.go, quickEntropySamples).
+func (c *Codec) Quick() *Codec {
+	q := *c
+	q.entropyMin = max(c.entropyMin, quickEntropySamples)
+	return &q
 }

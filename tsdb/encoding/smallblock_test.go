@@ -117,3 +117,36 @@ func TestHuffmanBoundIsALowerBound(t *testing.T) {
 	}
 	require.Greater(t, coded, len(planes)/2)
 }
+
+// TestQuickSkipsHuffmanBelow64 holds Codec.Quick's rule: on the
+// generator's data, every kind at 1 s, 10 s and 60 s, blocks of 32 to 63
+// samples take at most 0.75% more bytes than with the full codec, and
+// every one decodes exactly with either.
+func TestQuickSkipsHuffmanBelow64(t *testing.T) {
+	full := newTestCodec(t)
+	quick := full.Quick()
+	require.Equal(t, minEntropySamples, full.entropyMin, "Quick changed the codec it views")
+	for _, n := range []int{32, 48, 63} {
+		var quickBytes, fullBytes int
+		for _, dt := range []float64{1, 10, 60} {
+			for ki := range sensorKinds {
+				blk := genBlock(ki, scenario{"x", dt, 4096})
+				for off := 0; off+n <= len(blk.ts); off += n {
+					ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
+					tsCol, valCol := quick.AppendTimestamps(nil, ts), quick.AppendValues(nil, vals)
+					quickBytes += len(tsCol) + len(valCol)
+					fullBytes += len(full.AppendTimestamps(nil, ts)) + len(full.AppendValues(nil, vals))
+					got, err := full.DecodeTimestamps(nil, tsCol)
+					require.NoError(t, err)
+					require.Equal(t, ts, got)
+					gotVals, err := full.DecodeValues(nil, valCol)
+					require.NoError(t, err)
+					requireSameBits(t, vals, gotVals)
+				}
+			}
+		}
+		t.Logf("%2d-sample blocks: %d bytes quick, %d full (%+.3f%%)",
+			n, quickBytes, fullBytes, 100*float64(quickBytes-fullBytes)/float64(fullBytes))
+		require.LessOrEqual(t, float64(quickBytes), 1.0075*float64(fullBytes))
+	}
+}

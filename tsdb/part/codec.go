@@ -36,6 +36,12 @@ func NewCodec() (*Codec, error) {
 	return &Codec{cols: cols, zenc: zenc, zdec: zdec}, nil
 }
 
+// Quick returns a view of c whose column codec is cols.Quick(), for head
+// flushes; it shares c's coders, so only c is closed.
+func (c *Codec) Quick() *Codec {
+	return &Codec{cols: c.cols.Quick(), zenc: c.zenc, zdec: c.zdec}
+}
+
 // Columns returns the column codec, for callers that encode or decode
 // blocks themselves (benchmarks, the inspect tool).
 func (c *Codec) Columns() *encoding.Codec { return c.cols }
