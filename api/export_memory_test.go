@@ -128,7 +128,9 @@ func exportPeak(t *testing.T, db *tsdb.DB, format string) (body int64, growth ui
 // size. Parquet is held to a fixed budget of 64 MiB instead: arrow-go keeps
 // its zstd encoders (about 8 MiB each) in a sync.Pool, which every
 // collection empties, so how many are live when sampled swings the peak by
-// tens of MiB from run to run, whatever the size. QUANTRAC_EXPORT_ROWS sets the large
+// tens of MiB from run to run, whatever the size (more on a busy machine,
+// where collections lag): each export runs twice and the smaller peak
+// counts. QUANTRAC_EXPORT_ROWS sets the large
 // export's rows for a measurement; docs/export.md gives the figures.
 func TestExportMemoryStaysFlatThroughTheStore(t *testing.T) {
 	if testing.Short() {
@@ -144,9 +146,9 @@ func TestExportMemoryStaysFlatThroughTheStore(t *testing.T) {
 
 	for _, format := range []string{"parquet", "csv"} {
 		small := exportStore(t, large/4)
-		smallBody, smallGrowth := exportPeak(t, small, format)
+		smallBody, smallGrowth := minExportPeak(t, small, format)
 		big := exportStore(t, large)
-		bigBody, bigGrowth := exportPeak(t, big, format)
+		bigBody, bigGrowth := minExportPeak(t, big, format)
 		t.Logf("%s: %d rows %.1f MiB out, heap +%.1f MiB; %d rows %.1f MiB out, heap +%.1f MiB",
 			format, large/4, float64(smallBody)/(1<<20), float64(smallGrowth)/(1<<20),
 			large, float64(bigBody)/(1<<20), float64(bigGrowth)/(1<<20))
@@ -157,4 +159,14 @@ func TestExportMemoryStaysFlatThroughTheStore(t *testing.T) {
 			require.Less(t, bigGrowth, smallGrowth+8<<20, "%s export memory grows with its size", format)
 		}
 	}
+}
+
+// minExportPeak exports twice and returns the body size and the smaller
+// heap growth of the two.
+func minExportPeak(t *testing.T, db *tsdb.DB, format string) (int64, uint64) {
+	body, growth := exportPeak(t, db, format)
+	if _, g := exportPeak(t, db, format); g < growth {
+		growth = g
+	}
+	return body, growth
 }
