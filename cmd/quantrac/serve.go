@@ -49,12 +49,14 @@ func runServe(args []string) error {
 	opts.Logger = logger
 	opts.Version = version
 
+	// Signals are caught before the listeners open: a SIGINT sent as soon
+	// as the node is seen listening must shut it down cleanly, not kill it.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	srv, err := server.Start(opts)
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	s := <-sig
 	for s == syscall.SIGHUP {
 		if err := srv.Reload(); err != nil {
