@@ -100,9 +100,9 @@ func (d *Decoder) measurement(p []byte, i int) (end int, esc bool) {
 	for k := range predSets {
 		j := (d.cur + k) % predSets
 		pr := &d.preds[j]
-		if n := len(pr.meas); n > 0 && i+n < len(p) && lpClass[p[i+n]]&stopMeas != 0 && string(p[i:i+n]) == string(pr.meas) {
+		if end, ok := predicted(p, i, pr.meas, stopMeas); ok {
 			d.pred, d.cur = pr, j
-			return i + n, false
+			return end, false
 		}
 	}
 	end, esc = scanToken(p, i, stopMeas)
@@ -130,14 +130,24 @@ func slot[T any](s *[]T, k int) *T {
 	return &(*s)[k]
 }
 
+// predicted reports whether the token at p[i] is pred, followed by a byte
+// that ends it, and returns its end.
+func predicted(p []byte, i int, pred []byte, stop uint8) (int, bool) {
+	n := len(pred)
+	if n > 0 && i+n < len(p) && lpClass[p[i+n]]&stop != 0 && string(p[i:i+n]) == string(pred) {
+		return i + n, true
+	}
+	return i, false
+}
+
 // token scans the token at p[i] as scanToken does, trying *pred first: when
 // the payload holds the predicted token there, followed by a byte that ends
 // it, that is the token (a prediction never holds a backslash). Otherwise
 // the scanned token becomes the prediction for the next line. same reports
 // a confirmed prediction.
 func token(p []byte, i int, pred *[]byte, stop uint8) (end int, esc, same bool) {
-	if n := len(*pred); n > 0 && i+n < len(p) && lpClass[p[i+n]]&stop != 0 && string(p[i:i+n]) == string(*pred) {
-		return i + n, false, true
+	if end, ok := predicted(p, i, *pred, stop); ok {
+		return end, false, true
 	}
 	end, esc = scanToken(p, i, stop)
 	*pred = nil

@@ -18,28 +18,11 @@ func TestSmallBlocksSkipEntropyCoders(t *testing.T) {
 	full := newTestCodec(t)
 	full.entropyMin, full.zstdMin = 0, 0
 	for _, n := range []int{8, 16, 24, 31} {
-		var fastBytes, fullBytes int
-		for _, dt := range []float64{1, 10, 60} {
-			for ki := range sensorKinds {
-				blk := genBlock(ki, scenario{"x", dt, 4096})
-				for off := 0; off+n <= len(blk.ts); off += n {
-					ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
-					tsCol := fast.AppendTimestamps(nil, ts)
-					valCol := fast.AppendValues(nil, vals)
-					for _, col := range [][]byte{tsCol, valCol} {
-						require.Zero(t, col[0]&markerZstd, "zstd on a %d-sample column", n)
-					}
-					fastBytes += len(tsCol) + len(valCol)
-					fullBytes += len(full.AppendTimestamps(nil, ts)) + len(full.AppendValues(nil, vals))
-					got, err := fast.DecodeTimestamps(nil, tsCol)
-					require.NoError(t, err)
-					require.Equal(t, ts, got)
-					gotVals, err := fast.DecodeValues(nil, valCol)
-					require.NoError(t, err)
-					requireSameBits(t, vals, gotVals)
-				}
+		fastBytes, fullBytes := compareOnBlocks(t, fast, full, n, 4096, func(tsCol, valCol []byte) {
+			for _, col := range [][]byte{tsCol, valCol} {
+				require.Zero(t, col[0]&markerZstd, "zstd on a %d-sample column", n)
 			}
-		}
+		})
 		t.Logf("%2d-sample blocks: %d bytes, %d with Huffman and zstd tried (%+.3f%%)",
 			n, fastBytes, fullBytes, 100*float64(fastBytes-fullBytes)/float64(fullBytes))
 		require.LessOrEqual(t, float64(fastBytes), 1.001*float64(fullBytes))
@@ -55,20 +38,10 @@ func TestZstdOnlyOnLongColumns(t *testing.T) {
 	full := newTestCodec(t)
 	full.zstdMin = 0
 	for _, n := range []int{96, 192, 360, 511} {
-		var defBytes, fullBytes int
-		for _, dt := range []float64{1, 10, 60} {
-			for ki := range sensorKinds {
-				blk := genBlock(ki, scenario{"x", dt, 8192})
-				for off := 0; off+n <= len(blk.ts); off += n {
-					ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
-					tsCol, valCol := def.AppendTimestamps(nil, ts), def.AppendValues(nil, vals)
-					require.Zero(t, tsCol[0]&markerZstd, "zstd on a %d-sample column", n)
-					require.Zero(t, valCol[0]&markerZstd, "zstd on a %d-sample column", n)
-					defBytes += len(tsCol) + len(valCol)
-					fullBytes += len(full.AppendTimestamps(nil, ts)) + len(full.AppendValues(nil, vals))
-				}
-			}
-		}
+		defBytes, fullBytes := compareOnBlocks(t, def, full, n, 8192, func(tsCol, valCol []byte) {
+			require.Zero(t, tsCol[0]&markerZstd, "zstd on a %d-sample column", n)
+			require.Zero(t, valCol[0]&markerZstd, "zstd on a %d-sample column", n)
+		})
 		t.Logf("%3d-sample blocks: %d bytes, %d with zstd tried (%+.3f%%)",
 			n, defBytes, fullBytes, 100*float64(defBytes-fullBytes)/float64(fullBytes))
 		require.LessOrEqual(t, float64(defBytes), 1.002*float64(fullBytes))
@@ -127,26 +100,38 @@ func TestQuickSkipsHuffmanBelow64(t *testing.T) {
 	quick := full.Quick()
 	require.Equal(t, minEntropySamples, full.entropyMin, "Quick changed the codec it views")
 	for _, n := range []int{32, 48, 63} {
-		var quickBytes, fullBytes int
-		for _, dt := range []float64{1, 10, 60} {
-			for ki := range sensorKinds {
-				blk := genBlock(ki, scenario{"x", dt, 4096})
-				for off := 0; off+n <= len(blk.ts); off += n {
-					ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
-					tsCol, valCol := quick.AppendTimestamps(nil, ts), quick.AppendValues(nil, vals)
-					quickBytes += len(tsCol) + len(valCol)
-					fullBytes += len(full.AppendTimestamps(nil, ts)) + len(full.AppendValues(nil, vals))
-					got, err := full.DecodeTimestamps(nil, tsCol)
-					require.NoError(t, err)
-					require.Equal(t, ts, got)
-					gotVals, err := full.DecodeValues(nil, valCol)
-					require.NoError(t, err)
-					requireSameBits(t, vals, gotVals)
-				}
-			}
-		}
+		quickBytes, fullBytes := compareOnBlocks(t, quick, full, n, 4096, nil)
 		t.Logf("%2d-sample blocks: %d bytes quick, %d full (%+.3f%%)",
 			n, quickBytes, fullBytes, 100*float64(quickBytes-fullBytes)/float64(fullBytes))
 		require.LessOrEqual(t, float64(quickBytes), 1.0075*float64(fullBytes))
 	}
+}
+
+// compareOnBlocks encodes the generator's data, every kind at 1 s, 10 s and
+// 60 s (span samples each), in blocks of n samples with codecs a and b. It
+// hands each of a's column pairs to check (when set), requires that they
+// decode exactly, and returns the bytes each codec wrote.
+func compareOnBlocks(t *testing.T, a, b *Codec, n, span int, check func(tsCol, valCol []byte)) (aBytes, bBytes int) {
+	t.Helper()
+	for _, dt := range []float64{1, 10, 60} {
+		for ki := range sensorKinds {
+			blk := genBlock(ki, scenario{"x", dt, span})
+			for off := 0; off+n <= len(blk.ts); off += n {
+				ts, vals := blk.ts[off:off+n], blk.vals[off:off+n]
+				tsCol, valCol := a.AppendTimestamps(nil, ts), a.AppendValues(nil, vals)
+				if check != nil {
+					check(tsCol, valCol)
+				}
+				aBytes += len(tsCol) + len(valCol)
+				bBytes += len(b.AppendTimestamps(nil, ts)) + len(b.AppendValues(nil, vals))
+				gotTS, err := b.DecodeTimestamps(nil, tsCol)
+				require.NoError(t, err)
+				require.Equal(t, ts, gotTS)
+				gotVals, err := b.DecodeValues(nil, valCol)
+				require.NoError(t, err)
+				requireSameBits(t, vals, gotVals)
+			}
+		}
+	}
+	return aBytes, bBytes
 }
