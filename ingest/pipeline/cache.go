@@ -36,22 +36,26 @@ type cacheShard struct {
 // cache miss on a node whose series do not fit the CPU caches.
 const inlineKey = 112
 
+// The fields a prediction reads (tags, succ, ref, klen and the metric at
+// the end of kin) come first: with 64-byte aligned entries of 192 bytes,
+// they span two cache lines.
 type cacheEntry struct {
-	hash uint64
-	ref  tsdb.SeriesRef
-	lset labels.Labels // for forwarding, which sends labels, not refs
-	next *cacheEntry   // another key with the same hash
+	tags *tagSet // the key up to the metric
 	// succ is the series that followed this one in its gateway's last
 	// message: a prediction, checked by comparing the key, and the only
 	// field that changes after the entry is published.
 	succ atomic.Pointer[cacheEntry]
+	ref  tsdb.SeriesRef
 	klen int
+	hash uint64
 	kin  [inlineKey]byte // the key, when it fits
 	kout string          // the key, when it does not
+	lset labels.Labels   // for forwarding, which sends labels, not refs
+	next *cacheEntry     // another key with the same hash
 }
 
-func newCacheEntry(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels, next *cacheEntry) *cacheEntry {
-	e := &cacheEntry{hash: h, ref: ref, lset: lset, next: next, klen: len(key)}
+func newCacheEntry(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels, tags *tagSet, next *cacheEntry) *cacheEntry {
+	e := &cacheEntry{hash: h, ref: ref, lset: lset, tags: tags, next: next, klen: len(key)}
 	if len(key) <= inlineKey {
 		copy(e.kin[:], key)
 	} else {
@@ -69,6 +73,19 @@ func (e *cacheEntry) is(key []byte) bool {
 		return string(e.kin[:e.klen]) == string(key)
 	}
 	return e.kout == string(key)
+}
+
+// metricIs reports whether the entry's key ends with metric, given that
+// the rest of it is its tag set's key (one of the same tag set's entries).
+func (e *cacheEntry) metricIs(metric []byte) bool {
+	n := e.tags.keyLen
+	if e.klen != n+len(metric)+1 {
+		return false
+	}
+	if e.klen <= inlineKey {
+		return string(e.kin[n:n+len(metric)]) == string(metric)
+	}
+	return e.kout[n:n+len(metric)] == string(metric)
 }
 
 func newSeriesCache() *seriesCache {
@@ -96,7 +113,7 @@ func (c *seriesCache) get(h uint64, key []byte) *cacheEntry {
 
 // put records key's series and returns the entry in the cache (another
 // goroutine's, if it won a race for the same key); it copies key.
-func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels) *cacheEntry {
+func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels, tags *tagSet) *cacheEntry {
 	sh := &c.shards[h%cacheShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -105,7 +122,7 @@ func (c *seriesCache) put(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.
 			return e
 		}
 	}
-	e := newCacheEntry(h, key, ref, lset, sh.m[h])
+	e := newCacheEntry(h, key, ref, lset, tags, sh.m[h])
 	sh.m[h] = e
 	return e
 }

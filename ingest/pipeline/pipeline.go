@@ -88,6 +88,7 @@ type Pipeline struct {
 	opts     Options
 	log      *slog.Logger
 	cache    *seriesCache
+	tagSets  tagSets
 	gateways statsTable
 	pool     sync.Pool // *msgState
 	logLimit limiter

@@ -31,7 +31,10 @@ type msgState struct {
 	key       []byte          // canonical series key being built
 	prefixLen int             // bytes of key that hold province and gateway
 	tagsEnd   int             // bytes of key that hold the prefix and the tags
-	tags      []ingest.Tag    // the current reading's, sorted
+	in        []ingest.Tag    // the current reading's, as the decoder gave them
+	tags      []ingest.Tag    // the current reading's, sorted, once keyed
+	keyed     bool            // key holds the current reading's tag section
+	cur       *tagSet         // the current reading's, when known
 	tagReason ingest.Reason   // why they are refused, with tagErr
 	tagErr    error
 
@@ -69,7 +72,7 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
 	s.tagsEnd, s.tagReason, s.tagErr = s.prefixLen, ingest.ReasonNone, nil
-	s.prev, s.next = nil, s.gw.first.Load()
+	s.prev, s.next, s.cur, s.in = nil, s.gw.first.Load(), nil, nil
 	s.prov, s.gateway = msg.Province, msg.Gateway
 }
 
@@ -116,19 +119,34 @@ func (s *msgState) Invalid(reason ingest.Reason, err error) {
 	}
 }
 
-// Tags implements ingest.Sink: it sorts the reading's tags into s.tags
-// (insertion sort: there are few), so that tag order in the payload does not
-// change the series, checks them for NUL bytes and writes the key's tag
-// section after its prefix, once for all of the reading's fields.
+// Tags implements ingest.Sink. When the tags are, in their order, those of
+// the series predicted next (each cache entry remembers its successor), the
+// reading is that series' tag set and nothing more is done: its fields are
+// resolved against the set in Sample. Otherwise the reading's key is built
+// (buildKey).
 func (s *msgState) Tags(tags []ingest.Tag) {
+	s.in, s.cur, s.keyed = tags, nil, false
 	s.tagReason, s.tagErr = ingest.ReasonNone, nil
+	if e := s.next; e != nil && s.msg.Relay == nil && e.tags.owner.Load() == s.gw && e.tags.is(tags) {
+		s.cur = e.tags
+		return
+	}
+	s.buildKey()
+}
+
+// buildKey sorts the reading's tags into s.tags (insertion sort: there are
+// few), so that tag order in the payload does not change the series, checks
+// them for NUL bytes and writes the key's tag section after its prefix,
+// once for all of the reading's fields.
+func (s *msgState) buildKey() {
+	s.keyed = true
 	if s.msg.Relay != nil {
-		if reason, err := s.relayIdentity(tags); err != nil {
+		if reason, err := s.relayIdentity(s.in); err != nil {
 			s.tagReason, s.tagErr = reason, err
 			return
 		}
 	} else {
-		s.tags = append(s.tags[:0], tags...)
+		s.tags = append(s.tags[:0], s.in...)
 	}
 	for i := 1; i < len(s.tags); i++ {
 		for j := i; j > 0 && string(s.tags[j].Key) < string(s.tags[j-1].Key); j-- {
@@ -155,35 +173,20 @@ func (s *msgState) Tags(tags []ingest.Tag) {
 }
 
 // Sample implements ingest.Sink: it resolves the series and adds the sample
-// to the batch. The key's tag section is already built (Tags), and the
-// series is most often the one that followed the previous sample's series
-// the last time (each cache entry remembers its successor): one comparison
-// of the key then resolves it, with no hash and no table probe.
+// to the batch. The series is most often the one that followed the previous
+// sample's series the last time: when that entry has the reading's tag set
+// (Tags, or the reading's first field) and the sample's metric, it is the
+// series, with no key built, no hash and no table probe. Otherwise the
+// whole key is built and looked up.
 func (s *msgState) Sample(metric []byte, ts int64, v float64) {
 	if ts < s.min || ts > s.max {
 		s.Invalid(ingest.ReasonTimestamp, fmt.Errorf("timestamp %d of %s is outside the accepted window [%d, %d]", ts, metric, s.min, s.max))
 		return
 	}
-	if s.tagErr != nil {
-		s.Invalid(s.tagReason, s.tagErr)
-		return
-	}
-	k := append(s.key[:s.tagsEnd], metric...)
-	k = append(k, 0)
-	s.key = k
 	e := s.next
-	if e == nil || !e.is(k) {
-		if e = s.lookup(k, metric); e == nil {
+	if s.cur == nil || e == nil || e.tags != s.cur || !e.metricIs(metric) {
+		if e = s.resolve(metric); e == nil {
 			return
-		}
-		// Remember the order for the next message: e follows the
-		// previous sample's series.
-		if s.prev != nil {
-			if s.prev.succ.Load() != e {
-				s.prev.succ.Store(e)
-			}
-		} else if s.gw.first.Load() != e {
-			s.gw.first.Store(e)
 		}
 	}
 	s.prev, s.next = e, e.succ.Load()
@@ -191,6 +194,43 @@ func (s *msgState) Sample(metric []byte, ts int64, v float64) {
 	if s.p.opts.Forwarder != nil {
 		s.lsets = append(s.lsets, e.lset)
 	}
+}
+
+// resolve finds metric's series of the current reading by its whole key,
+// outside the prediction, and remembers the order for the next message:
+// the series follows the previous sample's. Nil means the sample was
+// refused.
+func (s *msgState) resolve(metric []byte) *cacheEntry {
+	if !s.keyed {
+		s.buildKey()
+	}
+	if s.tagErr != nil {
+		s.Invalid(s.tagReason, s.tagErr)
+		return nil
+	}
+	k := append(s.key[:s.tagsEnd], metric...)
+	k = append(k, 0)
+	s.key = k
+	e := s.lookup(k, metric)
+	if e == nil {
+		return nil
+	}
+	if s.msg.Relay == nil {
+		// The whole key, with this gateway's province and gateway,
+		// matched: the tag set is the reading's and this gateway's.
+		s.cur = e.tags
+		if e.tags.owner.Load() == nil {
+			e.tags.owner.Store(s.gw)
+		}
+	}
+	if s.prev != nil {
+		if s.prev.succ.Load() != e {
+			s.prev.succ.Store(e)
+		}
+	} else if s.gw.first.Load() != e {
+		s.gw.first.Store(e)
+	}
+	return e
 }
 
 // lookup resolves key through the gateway's memo and the shared cache, and
@@ -208,7 +248,11 @@ func (s *msgState) lookup(k, metric []byte) *cacheEntry {
 			s.Invalid(reason, err)
 			return nil
 		}
-		e = s.p.cache.put(h, k, ref, lset)
+		tags := s.in
+		if s.msg.Relay != nil {
+			tags = s.tags
+		}
+		e = s.p.cache.put(h, k, ref, lset, s.p.tagSets.get(k[:s.tagsEnd], tags))
 	}
 	if s.memo.put(e) {
 		s.memo = s.gw.growMemo(s.memo)
