@@ -46,7 +46,6 @@ type Decoder struct {
 	fields  []field
 	esc     []byte
 	escRefs []escRef
-	metric  []byte
 	// preds are predictions for the lines of up to predSets measurements;
 	// pred is the current line's (preds[cur]), victim the next set a new
 	// measurement takes.
@@ -68,7 +67,6 @@ func New(opts Options) (*Decoder, error) {
 		opts:   opts.withDefaults(),
 		tags:   make([]ingest.Tag, 0, 16),
 		fields: make([]field, 0, 16),
-		metric: make([]byte, 0, 128),
 	}
 	d.pred = &d.preds[0]
 	return d, nil
@@ -210,7 +208,7 @@ var kindNames = [...]string{
 	kindFloat: "float", kindInt: "integer", kindUint: "unsigned", kindBool: "boolean", kindString: "string",
 }
 
-// metricName builds measurement_key in d.metric, or returns the
+// metricName builds measurement_key in d.pred.metrics, or returns the
 // measurement for a field named "value".
 func (d *Decoder) metricName(m []byte, f field) ([]byte, bool) {
 	if string(f.key) == "value" {
@@ -219,16 +217,18 @@ func (d *Decoder) metricName(m []byte, f field) ([]byte, bool) {
 	if f.keyEsc || len(m)+1+len(f.key) > d.opts.MaxMetricNameLen {
 		return nil, false
 	}
-	// A key checked in this place of an earlier line, and unchanged since,
-	// need not be checked again.
+	// A key checked in this place of an earlier line of the measurement,
+	// and unchanged since, need not be checked again, and its metric name
+	// is already built.
+	mn := slot(&d.pred.metrics, f.pos)
 	if ok := &d.pred.fieldOK[f.pos]; !*ok {
 		if !ingest.ValidMetricNameTail(f.key) {
 			return nil, false
 		}
+		*mn = append(append(append((*mn)[:0], m...), '_'), f.key...)
 		*ok = true
 	}
-	d.metric = append(append(append(d.metric[:0], m...), '_'), f.key...)
-	return d.metric, true
+	return *mn, true
 }
 
 // millis converts a timestamp in d.opts.Precision to Unix milliseconds,
