@@ -148,6 +148,10 @@ func (d *Decoder) int64(r ref) (int64, error) {
 	if r.kind != kNumber {
 		return 0, fmt.Errorf("%s is not a number", kindNames[r.kind])
 	}
+	// A timestamp is a plain run of digits: parse it eight at a time.
+	if v, ok := shortdec.Digits(d.raw(r)); ok && v <= math.MaxInt64 {
+		return int64(v), nil
+	}
 	return fastfloat.ParseInt64(unsafeString(d.raw(r)))
 }
 

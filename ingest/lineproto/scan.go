@@ -64,8 +64,12 @@ const (
 type predictions struct {
 	meas      []byte
 	fieldKeys [][]byte
-	// fieldOK[k] says that fieldKeys[k] was checked as a metric name tail.
+	// fieldOK[k] says that fieldKeys[k] was checked as a metric name tail
+	// and that metrics[k] holds meas, "_" and fieldKeys[k].
 	fieldOK []bool
+	// metrics are the metric names of the fields, kept across messages
+	// so that their buffers are reused.
+	metrics [][]byte
 }
 
 // tagPredictions are the tags of the line before.
@@ -518,21 +522,12 @@ func bytesToString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// parseInt parses a decimal int64 without copying raw.
+// parseInt parses a decimal int64 without copying raw. The timestamps of
+// this century, in any precision, are runs of up to 19 digits that
+// shortdec.Digits parses; anything else, or out of range, goes to strconv.
 func parseInt(raw []byte) (int64, error) {
-	// Up to 19 digits fit a uint64: the timestamps of this century, in any
-	// precision, take this loop; anything else, or out of range, strconv.
-	if n := len(raw); n > 0 && n <= 19 {
-		var v uint64
-		for _, c := range raw {
-			if c < '0' || c > '9' {
-				return strconv.ParseInt(bytesToString(raw), 10, 64)
-			}
-			v = v*10 + uint64(c-'0')
-		}
-		if v <= math.MaxInt64 {
-			return int64(v), nil
-		}
+	if v, ok := shortdec.Digits(raw); ok && v <= math.MaxInt64 {
+		return int64(v), nil
 	}
 	return strconv.ParseInt(bytesToString(raw), 10, 64)
 }

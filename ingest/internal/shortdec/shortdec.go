@@ -5,6 +5,8 @@
 // fall back to their general parser when it declines.
 package shortdec
 
+import "encoding/binary"
+
 // Parse parses raw when it is such a short decimal. A mantissa of at most
 // 15 digits is exact in a float64, and one division by an exact power of
 // ten rounds correctly (strconv takes the same path for it, after a
@@ -54,3 +56,45 @@ func Prefix(b []byte) (f float64, n int, ok bool) {
 // pow10 are the powers of ten exact in a float64.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15}
+
+// Digits parses b when it is 1 to 19 ASCII digits and nothing else, the
+// shape of a timestamp, eight digits at a time; it reports false for
+// anything else. Nineteen digits always fit a uint64; the caller judges
+// the range it needs.
+func Digits(b []byte) (uint64, bool) {
+	n := len(b)
+	if n == 0 || n > 19 {
+		return 0, false
+	}
+	var v uint64
+	for ; n >= 8; n -= 8 {
+		x, ok := eight(binary.LittleEndian.Uint64(b))
+		if !ok {
+			return 0, false
+		}
+		v = v*1e8 + x
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+// eight parses the eight ASCII digits of w, the first in its lowest byte,
+// or reports false when one of its bytes is not a digit.
+func eight(w uint64) (uint64, bool) {
+	const highs, zeros, sixes = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+	// Every byte is 0x30 to 0x39: its high half is 3, and adding 6 to it
+	// does not carry into that half.
+	if w&highs != zeros || (w+sixes)&highs != zeros {
+		return 0, false
+	}
+	w -= zeros
+	w = w*10 + w>>8 // pairs of digits, in bytes 0, 2, 4, 6
+	w = ((w&0x000000FF000000FF)*(100+1000000<<32) + (w>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+	return w, true
+}

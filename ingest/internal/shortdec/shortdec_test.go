@@ -80,3 +80,31 @@ func TestPrefixStopsAtTheFirstOtherByte(t *testing.T) {
 		}
 	}
 }
+
+// Digits takes exactly the runs of 1 to 19 ASCII digits, with
+// strconv.ParseUint's value; a byte next to the digits in the byte order
+// (such as '/', ':' or '?') anywhere in the run makes it refuse.
+func TestDigitsMatchesStrconv(t *testing.T) {
+	cases := []string{"", "0", "7", "00000000", "12345678", "123456789", "1764806438452", "1764806438452000000",
+		"9999999999999999999", "99999999999999999999", "1234567/", "1234567:", "?2345678", "-1", "+1", " 1"}
+	r := rand.New(rand.NewPCG(5, 6))
+	odd := []byte("/:?@ -+.e\x00\xb0\xb9")
+	for range 100000 {
+		b := make([]byte, r.IntN(21))
+		for i := range b {
+			b[i] = byte('0' + r.IntN(10))
+		}
+		if len(b) > 0 && r.IntN(2) == 0 {
+			b[r.IntN(len(b))] = odd[r.IntN(len(odd))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		got, ok := Digits([]byte(s))
+		want, err := strconv.ParseUint(s, 10, 64)
+		wantOK := err == nil && len(s) <= 19 && s[0] >= '0' && s[0] <= '9'
+		if ok != wantOK || ok && got != want {
+			t.Fatalf("Digits(%q) = %d, %v; strconv: %d, %v", s, got, ok, want, err)
+		}
+	}
+}
