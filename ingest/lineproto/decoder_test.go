@@ -108,6 +108,9 @@ func TestDecodeMalformed(t *testing.T) {
 			samples: []sample{"m_f{a=b} 1 1"}, invalid: R(S, ingest.ReasonLabel)},
 		{name: "tokens longer than the prediction", payload: "m,a=b f=1 1000000\nmm,a=bb,a2=c ff=2 1000000\nm,a=b\\,c f=1 1000000\n",
 			samples: []sample{"m_f{a=b} 1 1", "mm_ff{a=bb,a2=c} 1 2", "m_f{a=b,c} 1 1"}},
+		{name: "tag values are checked when the keys repeat those of the line before",
+			payload: "m,a=b,c=d f=1 1000000\nm,a=\xff,c=d f=1 1000000\nm,a=b,c=\xfe f=1 1000000\nm,a=e,c=f f=1 1000000\n",
+			samples: []sample{"m_f{a=b,c=d} 1 1", "m_f{a=e,c=f} 1 1"}, invalid: R(ingest.ReasonLabel, ingest.ReasonLabel)},
 		{name: "device tag is the device label", payload: "m,device=aws-1 f=1 1000000\n",
 			samples: []sample{"m_f{device=aws-1} 1 1"}},
 	}

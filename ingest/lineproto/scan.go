@@ -76,9 +76,11 @@ type predictions struct {
 type tagPredictions struct {
 	keys, vals [][]byte
 	// n is the number of tags of the line before; ok says that they
-	// passed finishTags' checks.
-	n  int
-	ok bool
+	// passed finishTags' checks, keysOK that their keys did (a line with
+	// the same keys and other values, the next device's, then only has
+	// its values checked).
+	n          int
+	ok, keysOK bool
 }
 
 // predSets is how many measurements' predictions a decoder keeps: a
@@ -92,7 +94,7 @@ func (d *Decoder) resetPredictions() {
 	}
 	clear(d.tagPred.keys)
 	clear(d.tagPred.vals)
-	d.tagPred.n, d.tagPred.ok = -1, false
+	d.tagPred.n, d.tagPred.ok, d.tagPred.keysOK = -1, false, false
 	d.pred, d.cur, d.victim = &d.preds[0], 0, 0
 }
 
@@ -181,6 +183,7 @@ type line struct {
 	measurement []byte
 	measEsc     bool   // the measurement holds a backslash
 	tagsSame    bool   // the tags are those of the line before, byte for byte
+	keysSame    bool   // the tag keys are those of the line before
 	ts          []byte // timestamp digits, nil when the line has none
 	tagWhy      ingest.Reason
 	tagErr      string
@@ -201,7 +204,7 @@ func (d *Decoder) scanLine(p []byte, i int) (int, error) {
 	}
 	d.ln.measurement = p[start:i]
 
-	d.ln.tagsSame = true
+	d.ln.tagsSame, d.ln.keysSame = true, true
 	for i < len(p) && p[i] == ',' {
 		var err error
 		if i, err = d.scanTag(p, i+1); err != nil {
@@ -210,6 +213,7 @@ func (d *Decoder) scanLine(p []byte, i int) (int, error) {
 	}
 	if len(d.tags) != d.tagPred.n {
 		d.ln.tagsSame, d.tagPred.ok = false, false
+		d.ln.keysSame, d.tagPred.keysOK = false, false
 		d.tagPred.n = len(d.tags)
 	}
 	if i >= len(p) || p[i] != ' ' {
@@ -320,6 +324,9 @@ func (d *Decoder) scanTag(p []byte, i int) (int, error) {
 	if !sameKey || !sameVal {
 		// Also when the line turns out broken: the predictions changed.
 		d.ln.tagsSame, d.tagPred.ok = false, false
+	}
+	if !sameKey {
+		d.ln.keysSame, d.tagPred.keysOK = false, false
 	}
 	if i == vs {
 		return i, d.syntaxErr(p, i, "empty value for tag %q", key)
@@ -446,12 +453,22 @@ func (d *Decoder) finishTags() {
 	if d.ln.tagsSame && d.tagPred.ok {
 		return // checked on the line before, and none is escaped
 	}
-	defer func() { d.tagPred.ok = d.ln.tagWhy == ingest.ReasonNone }()
+	keysChecked := d.ln.keysSame && d.tagPred.keysOK
+	defer func() {
+		d.tagPred.ok = d.ln.tagWhy == ingest.ReasonNone
+		d.tagPred.keysOK = d.tagPred.ok
+	}()
 	for _, r := range d.escRefs {
 		d.tags[r.tag].Value = d.esc[r.start:r.end]
 	}
 	for i, t := range d.tags {
-		why, msg := d.checkTag(i, t)
+		var why ingest.Reason
+		var msg string
+		if keysChecked {
+			why, msg = d.checkTagValue(t)
+		} else {
+			why, msg = d.checkTag(i, t)
+		}
 		if why != ingest.ReasonNone {
 			d.ln.tagWhy, d.ln.tagErr = why, msg
 			return
@@ -462,21 +479,34 @@ func (d *Decoder) finishTags() {
 	}
 }
 
+// checkTag checks the i-th tag of the line: its key, alone and beside the
+// keys before it, and its value.
 func (d *Decoder) checkTag(i int, t ingest.Tag) (ingest.Reason, string) {
 	switch {
 	case len(t.Key) > d.opts.MaxTagKeyLen || !ingest.ValidTagKey(t.Key):
 		return ingest.ReasonLabel, fmt.Sprintf("tag key %q is not a valid label name", t.Key)
 	case reservedTagKey(t.Key):
 		return ingest.ReasonLabel, fmt.Sprintf("tag key %q is reserved", t.Key)
-	case len(t.Value) > d.opts.MaxTagValueLen:
-		return ingest.ReasonLabel, fmt.Sprintf("tag %q value longer than %d bytes", t.Key, d.opts.MaxTagValueLen)
-	case !utf8.Valid(t.Value):
-		return ingest.ReasonLabel, fmt.Sprintf("tag %q value is not UTF-8", t.Key)
+	}
+	if why, msg := d.checkTagValue(t); why != ingest.ReasonNone {
+		return why, msg
 	}
 	for _, u := range d.tags[:i] {
 		if string(u.Key) == string(t.Key) {
 			return ingest.ReasonLabel, fmt.Sprintf("tag key %q repeated", t.Key)
 		}
+	}
+	return ingest.ReasonNone, ""
+}
+
+// checkTagValue checks a tag's value, all that needs checking when the
+// line's keys are those of the line before, which passed.
+func (d *Decoder) checkTagValue(t ingest.Tag) (ingest.Reason, string) {
+	switch {
+	case len(t.Value) > d.opts.MaxTagValueLen:
+		return ingest.ReasonLabel, fmt.Sprintf("tag %q value longer than %d bytes", t.Key, d.opts.MaxTagValueLen)
+	case !utf8.Valid(t.Value):
+		return ingest.ReasonLabel, fmt.Sprintf("tag %q value is not UTF-8", t.Key)
 	}
 	return ingest.ReasonNone, ""
 }
