@@ -139,6 +139,21 @@ func TestDecodeMalformed(t *testing.T) {
 		{name: "a longer name sharing a prefix is its own",
 			payload: `{"readings":[{"device":"d1","ts":1000,"fields":{"t":1.5}},{"device":"d1","ts":1000,"fields":{"t-x":1,"t":1.5}}]}`,
 			samples: []sample{okSample, okSample}, invalid: R(ingest.ReasonMetricName)},
+		// Tag keys equal to those in the same place of an earlier reading
+		// that passed are not checked again; their values always are.
+		{name: "tag values are checked when the keys repeat",
+			payload: `{"readings":[{"device":"d1","ts":1000,"tags":{"s":"a","z":"b"},"fields":{"t":1.5}},` +
+				`{"device":"d1","ts":1000,"tags":{"s":1,"z":"b"},"fields":{"t":1.5}},` +
+				`{"device":"d1","ts":1000,"tags":{"s":"a","z":"` + strings.Repeat("v", 1025) + `"},"fields":{"t":1.5}},` +
+				`{"device":"d1","ts":1000,"tags":{"s":"c","z":"d"},"fields":{"t":1.5}}]}`,
+			samples: []sample{"t{device=d1,s=a,z=b} 1000 1.5", "t{device=d1,s=c,z=d} 1000 1.5"},
+			invalid: R(ingest.ReasonSchema, ingest.ReasonLabel)},
+		{name: "a repeated bad tag key is refused every time",
+			payload: `{"readings":[{"device":"d1","ts":1000,"tags":{"a-b":"x"},"fields":{"t":1.5}},{"device":"d1","ts":1000,"tags":{"a-b":"y"},"fields":{"t":1.5}}]}`,
+			invalid: R(ingest.ReasonLabel, ingest.ReasonLabel)},
+		{name: "a tag key repeated after a good reading is refused",
+			payload: `{"readings":[{"device":"d1","ts":1000,"tags":{"k":"x"},"fields":{"t":1.5}},{"device":"d1","ts":1000,"tags":{"k":"x","k":"y"},"fields":{"t":1.5}}]}`,
+			samples: []sample{"t{device=d1,k=x} 1000 1.5"}, invalid: R(ingest.ReasonLabel)},
 		{name: "numbers the short path does not take",
 			payload: `{"readings":[{"device":"d1","ts":1000,"fields":{"a":1.5e1,"b":-0,"c":007.50,"d":1.2.3,"e":1234567890123456789,"f":-.5}}]}`,
 			samples: []sample{"a{device=d1} 1000 15", "b{device=d1} 1000 -0", "c{device=d1} 1000 7.5",
