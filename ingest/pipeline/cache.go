@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -36,9 +37,12 @@ type cacheShard struct {
 // cache miss on a node whose series do not fit the CPU caches.
 const inlineKey = 112
 
-// The fields a prediction reads (tags, succ, ref, klen and the metric at
-// the end of kin) come first: with 64-byte aligned entries of 192 bytes,
-// they span two cache lines.
+// An entry keeps its key turned around, the metric name and its NUL
+// first, then the tag section (the tag set's key): a prediction reads the
+// tag set pointer, the successor, the ref and the metric name, which then
+// all sit in the entry's first 64 bytes for names of up to 31 bytes.
+// Entries are 192 bytes, a multiple of the cache line, so they are
+// aligned to it.
 type cacheEntry struct {
 	tags *tagSet // the key up to the metric
 	// succ is the series that followed this one in its gateway's last
@@ -46,46 +50,51 @@ type cacheEntry struct {
 	// field that changes after the entry is published.
 	succ atomic.Pointer[cacheEntry]
 	ref  tsdb.SeriesRef
-	klen int
+	klen int32
+	mlen int32           // the metric name's
+	kin  [inlineKey]byte // the turned key, when it fits
+	kout string          // the turned key, when it does not
 	hash uint64
-	kin  [inlineKey]byte // the key, when it fits
-	kout string          // the key, when it does not
-	lset labels.Labels   // for forwarding, which sends labels, not refs
-	next *cacheEntry     // another key with the same hash
+	lset labels.Labels // for forwarding, which sends labels, not refs
+	next *cacheEntry   // another key with the same hash
 }
 
+// newCacheEntry makes the entry of key, whose part before the metric name
+// is tags' key.
 func newCacheEntry(h uint64, key []byte, ref tsdb.SeriesRef, lset labels.Labels, tags *tagSet, next *cacheEntry) *cacheEntry {
-	e := &cacheEntry{hash: h, ref: ref, lset: lset, tags: tags, next: next, klen: len(key)}
+	n := tags.keyLen
+	e := &cacheEntry{hash: h, ref: ref, lset: lset, tags: tags, next: next,
+		klen: int32(len(key)), mlen: int32(len(key) - n - 1)}
 	if len(key) <= inlineKey {
-		copy(e.kin[:], key)
+		copy(e.kin[copy(e.kin[:], key[n:]):], key[:n])
 	} else {
-		e.kout = string(key)
+		e.kout = string(key[n:]) + string(key[:n])
 	}
 	return e
 }
 
-// is reports whether the entry's key is key.
-func (e *cacheEntry) is(key []byte) bool {
-	if len(key) != e.klen {
-		return false
-	}
+// turned returns the entry's turned key.
+func (e *cacheEntry) turned() string {
 	if e.klen <= inlineKey {
-		return string(e.kin[:e.klen]) == string(key)
+		return unsafe.String(&e.kin[0], e.klen)
 	}
-	return e.kout == string(key)
+	return e.kout
 }
 
-// metricIs reports whether the entry's key ends with metric, given that
-// the rest of it is its tag set's key (one of the same tag set's entries).
-func (e *cacheEntry) metricIs(metric []byte) bool {
-	n := e.tags.keyLen
-	if e.klen != n+len(metric)+1 {
+// is reports whether the entry's key is key.
+func (e *cacheEntry) is(key []byte) bool {
+	if len(key) != int(e.klen) {
 		return false
 	}
-	if e.klen <= inlineKey {
-		return string(e.kin[n:n+len(metric)]) == string(metric)
-	}
-	return e.kout[n:n+len(metric)] == string(metric)
+	t, m := e.turned(), int(e.mlen)+1
+	n := len(key) - m
+	return t[:m] == string(key[n:]) && t[m:] == string(key[:n])
+}
+
+// metricIs reports whether the entry's metric name is metric. With the
+// same tag set, that makes its key the key of metric's series.
+func (e *cacheEntry) metricIs(metric []byte) bool {
+	return int(e.mlen) == len(metric) && e.turned()[:len(metric)] == string(metric)
 }
 
 func newSeriesCache() *seriesCache {
