@@ -190,7 +190,8 @@ func (d *Decoder) emitLine(p []byte, start int, now int64, sink ingest.Sink, res
 		}
 	}
 	sink.Tags(d.tags)
-	for _, f := range d.fields {
+	for k := range d.fields {
+		f := &d.fields[k]
 		metric, ok := d.metricName(m, f)
 		switch {
 		case !ok:
@@ -210,24 +211,26 @@ var kindNames = [...]string{
 
 // metricName builds measurement_key in d.pred.metrics, or returns the
 // measurement for a field named "value".
-func (d *Decoder) metricName(m []byte, f field) ([]byte, bool) {
+func (d *Decoder) metricName(m []byte, f *field) ([]byte, bool) {
+	// A key checked in this place of an earlier line of the measurement,
+	// and unchanged since, need not be checked again, and its metric name
+	// is already built (never for "value", which names no metric of its
+	// own).
+	if d.pred.fieldOK[f.pos] {
+		return d.pred.metrics[f.pos], true
+	}
 	if string(f.key) == "value" {
 		return m, true
 	}
 	if f.keyEsc || len(m)+1+len(f.key) > d.opts.MaxMetricNameLen {
 		return nil, false
 	}
-	// A key checked in this place of an earlier line of the measurement,
-	// and unchanged since, need not be checked again, and its metric name
-	// is already built.
-	mn := slot(&d.pred.metrics, f.pos)
-	if ok := &d.pred.fieldOK[f.pos]; !*ok {
-		if !ingest.ValidMetricNameTail(f.key) {
-			return nil, false
-		}
-		*mn = append(append(append((*mn)[:0], m...), '_'), f.key...)
-		*ok = true
+	if !ingest.ValidMetricNameTail(f.key) {
+		return nil, false
 	}
+	mn := slot(&d.pred.metrics, f.pos)
+	*mn = append(append(append((*mn)[:0], m...), '_'), f.key...)
+	d.pred.fieldOK[f.pos] = true
 	return *mn, true
 }
 
