@@ -255,7 +255,9 @@ func (d *Decoder) extraTags(r *readingRef) (ingest.Reason, error) {
 	if n := 1 + int(r.nTags); n > d.opts.MaxTags {
 		return ingest.ReasonTooManyLabels, fmt.Errorf("%d tags, limit %d", n, d.opts.MaxTags)
 	}
-	for _, m := range d.idx.members[r.tagsAt : r.tagsAt+r.nTags] {
+	tags := d.idx.members[r.tagsAt : r.tagsAt+r.nTags]
+	for i := range tags {
+		m := &tags[i]
 		key := d.str(m.key)
 		if why, err := d.checkTag(key, m.val); err != nil {
 			return why, err

@@ -53,7 +53,8 @@ func (t *tagSet) is(tags []ingest.Tag) bool {
 	if t.rawLen <= tagSetInline {
 		raw = unsafe.String(&t.raw[0], t.rawLen)
 	}
-	for _, tag := range tags {
+	for i := range tags {
+		tag := &tags[i]
 		k, v := len(tag.Key), len(tag.Value)
 		if len(raw) < k+v+2 || raw[:k] != string(tag.Key) || raw[k] != 0 ||
 			raw[k+1:k+1+v] != string(tag.Value) || raw[k+1+v] != 0 {
