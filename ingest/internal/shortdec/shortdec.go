@@ -26,22 +26,26 @@ func Prefix(b []byte) (f float64, n int, ok bool) {
 	if len(b) > 0 && b[0] == '-' {
 		i, neg = 1, true
 	}
+	// The integer digits, then, after a point, the fraction's: two plain
+	// loops, so that a digit costs a multiply-add and a comparison.
 	var m uint64
-	digits, frac, point := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		if '0' <= c && c <= '9' {
-			m = m*10 + uint64(c-'0')
-			digits++
-			if point {
-				frac++
-			}
-			continue
+	start := i
+	for ; i < len(b) && b[i]-'0' < 10; i++ {
+		m = m*10 + uint64(b[i]-'0')
+	}
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(b) && b[i]-'0' < 10; i++ {
+			m = m*10 + uint64(b[i]-'0')
 		}
-		if c != '.' || point {
-			break
-		}
-		point = true
+		frac = i - fs
+	}
+	// i-start counts the point, if any, with the digits.
+	digits := i - start
+	if frac > 0 || i > start && b[i-1] == '.' {
+		digits--
 	}
 	if digits == 0 || digits > 15 {
 		return 0, i, false
