@@ -106,7 +106,27 @@ type scanner struct {
 	expAt, expN int32
 	from        int32
 	lookBack    bool // on a first key not expected, look for another reading
+	// The keys of a reading's first members, by position, and which of
+	// device, ts, tags and fields each one is: the next reading most
+	// likely repeats them (readingKey).
+	rKeys  [readingKeys]ref
+	rNames [readingKeys]byte
+	rPos   int  // the member of the reading being scanned
+	rName  byte // what readingKey found the key to be, or nameUnknown
 }
+
+// readingKeys is how many of a reading's members readingKey predicts.
+const readingKeys = 4
+
+// The members of a reading the scanner indexes, as found by their key.
+const (
+	nameUnknown byte = iota
+	nameDevice
+	nameTS
+	nameTags
+	nameFields
+	nameOther
+)
 
 // Object scanning modes: what to do with each member besides checking it.
 const (
@@ -139,6 +159,7 @@ func skipSpace(b []byte, i int) int {
 // scan checks the syntax of the whole message and fills idx.
 func (s *scanner) scan(b []byte, idx *index) error {
 	s.b, s.idx = b, idx
+	s.rKeys = [readingKeys]ref{} // they point into the last payload
 	*idx = index{items: idx.items[:0], members: idx.members[:0]}
 	i := skipSpace(b, 0)
 	if i == len(b) {
@@ -389,6 +410,9 @@ const lookBackReadings = 8
 // expected key first in modeMembers, and sets s.from.
 func (s *scanner) key(i, mode int) (ref, int, error) {
 	s.from = -1
+	if mode == modeReading {
+		return s.readingKey(i)
+	}
 	if mode != modeMembers {
 		return s.str(i)
 	}
@@ -427,6 +451,23 @@ func (s *scanner) expectedKey(i int, at int32) bool {
 	return i+n < len(b) && b[i+n] == '"' && string(b[i:i+n]) == string(b[want.start:want.end])
 }
 
+// readingKey scans a key of a reading, first comparing it whole with the
+// key in the same place of the previous reading, whose name it then has.
+func (s *scanner) readingKey(i int) (ref, int, error) {
+	s.rName = nameUnknown
+	if p := s.rPos; p < readingKeys {
+		if want := s.rKeys[p]; want.kind == kString && !want.escaped() {
+			n := int(want.end - want.start)
+			b := s.b
+			if i+n < len(b) && b[i+n] == '"' && string(b[i:i+n]) == string(b[want.start:want.end]) {
+				s.rName = s.rNames[p]
+				return ref{start: int32(i), end: int32(i + n), kind: kString}, i + n + 1, nil
+			}
+		}
+	}
+	return s.str(i)
+}
+
 // keyIs reports whether the raw key k names want.
 func (s *scanner) keyIs(k ref, want string) bool {
 	raw := s.b[k.start:k.end]
@@ -460,6 +501,7 @@ func (s *scanner) topMember(key ref, i, depth int) (int, error) {
 func (s *scanner) readingElem(i, depth int) (int, error) {
 	s.idx.items = append(s.idx.items, readingRef{})
 	it := &s.idx.items[len(s.idx.items)-1]
+	s.rPos = 0
 	if i < len(s.b) && s.b[i] == '{' {
 		it.self = ref{start: int32(i), kind: kObject}
 		return s.object(i+1, depth+1, modeReading)
@@ -473,16 +515,35 @@ func (s *scanner) readingElem(i, depth int) (int, error) {
 // reading being scanned, counting the members of tags and fields.
 func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
 	it := &s.idx.items[len(s.idx.items)-1]
+	name := s.rName
+	if name == nameUnknown {
+		switch {
+		case s.keyIs(key, "device"):
+			name = nameDevice
+		case s.keyIs(key, "ts"):
+			name = nameTS
+		case s.keyIs(key, "fields"):
+			name = nameFields
+		case s.keyIs(key, "tags"):
+			name = nameTags
+		default:
+			name = nameOther
+		}
+	}
+	if p := s.rPos; p < readingKeys {
+		s.rKeys[p], s.rNames[p] = key, name
+	}
+	s.rPos++
 	var dst *ref
 	var count, at *int32
 	switch {
-	case it.device.kind == kNone && s.keyIs(key, "device"):
+	case name == nameDevice && it.device.kind == kNone:
 		dst = &it.device
-	case it.ts.kind == kNone && s.keyIs(key, "ts"):
+	case name == nameTS && it.ts.kind == kNone:
 		dst = &it.ts
-	case it.fields.kind == kNone && s.keyIs(key, "fields"):
+	case name == nameFields && it.fields.kind == kNone:
 		dst, count, at = &it.fields, &it.nFields, &it.fieldsAt
-	case it.tags.kind == kNone && s.keyIs(key, "tags"):
+	case name == nameTags && it.tags.kind == kNone:
 		dst, count, at = &it.tags, &it.nTags, &it.tagsAt
 	default:
 		return s.value(i, depth)
