@@ -68,9 +68,13 @@ func (m *seriesMemo) put(e *cacheEntry) (grow bool) {
 // memoHolder is the part of GatewayStats that owns its memo.
 type memoHolder struct {
 	memo atomic.Pointer[seriesMemo] // set by the gateway's first message
-	// first is the series of the first sample of the gateway's last
-	// message, where the chain of cacheEntry.succ predictions starts.
-	first atomic.Pointer[cacheEntry]
+	// last is the series of the last sample of the gateway's last
+	// message. Its successor is the prediction for the next message's
+	// first sample, so the predictions form one ring through the
+	// gateway's series: a batch of all its devices repeats the ring's
+	// start, and messages of one device each (Sparkplug, live) follow it
+	// device after device.
+	last atomic.Pointer[cacheEntry]
 	grow  sync.Mutex
 }
 

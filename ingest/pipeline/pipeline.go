@@ -150,6 +150,9 @@ func (p *Pipeline) Ingest(msg *Message, durable bool) (Result, error) {
 	}
 	st.gw.Messages.Add(1)
 	out, err := dec.Decode(msg, st.now, st)
+	if st.prev != nil && st.gw.last.Load() != st.prev {
+		st.gw.last.Store(st.prev)
+	}
 	if err != nil {
 		st.gw.RefusedMessages.Add(1)
 		var pe *PayloadError

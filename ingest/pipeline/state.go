@@ -72,7 +72,10 @@ func (s *msgState) begin(msg *Message, now time.Time) {
 	s.key = append(k, 0)
 	s.prefixLen = len(s.key)
 	s.tagsEnd, s.tagReason, s.tagErr = s.prefixLen, ingest.ReasonNone, nil
-	s.prev, s.next, s.cur, s.in = nil, s.gw.first.Load(), nil, nil
+	s.prev, s.next, s.cur, s.in = s.gw.last.Load(), nil, nil, nil
+	if s.prev != nil {
+		s.next = s.prev.succ.Load()
+	}
 	s.prov, s.gateway = msg.Province, msg.Gateway
 }
 
@@ -223,12 +226,8 @@ func (s *msgState) resolve(metric []byte) *cacheEntry {
 			e.tags.owner.Store(s.gw)
 		}
 	}
-	if s.prev != nil {
-		if s.prev.succ.Load() != e {
-			s.prev.succ.Store(e)
-		}
-	} else if s.gw.first.Load() != e {
-		s.gw.first.Store(e)
+	if s.prev != nil && s.prev.succ.Load() != e {
+		s.prev.succ.Store(e)
 	}
 	return e
 }
