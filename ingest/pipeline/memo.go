@@ -75,7 +75,7 @@ type memoHolder struct {
 	// start, and messages of one device each (Sparkplug, live) follow it
 	// device after device.
 	last atomic.Pointer[cacheEntry]
-	grow  sync.Mutex
+	grow sync.Mutex
 }
 
 // seriesMemo returns the gateway's memo, creating it on first use.
