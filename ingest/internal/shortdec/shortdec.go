@@ -70,7 +70,18 @@ func Digits(b []byte) (uint64, bool) {
 	if n == 0 || n > 19 {
 		return 0, false
 	}
+	if n < 8 {
+		var v uint64
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		return v, true
+	}
 	var v uint64
+	all := b
 	for ; n >= 8; n -= 8 {
 		x, ok := eight(binary.LittleEndian.Uint64(b))
 		if !ok {
@@ -79,14 +90,22 @@ func Digits(b []byte) (uint64, bool) {
 		v = v*1e8 + x
 		b = b[8:]
 	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
+	if n > 0 {
+		// The last n digits are the top of the input's last eight bytes;
+		// the bytes below them, already parsed, become leading zeros.
+		keep := uint64(1)<<(8*(8-n)) - 1
+		w := binary.LittleEndian.Uint64(all[len(all)-8:])
+		x, ok := eight(w&^keep | 0x3030303030303030&keep)
+		if !ok {
 			return 0, false
 		}
-		v = v*10 + uint64(c-'0')
+		v = v*pow10u[n] + x
 	}
 	return v, true
 }
+
+// pow10u are the powers of ten by which Digits shifts its last digits in.
+var pow10u = [8]uint64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000}
 
 // eight parses the eight ASCII digits of w, the first in its lowest byte,
 // or reports false when one of its bytes is not a digit.
