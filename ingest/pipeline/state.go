@@ -45,6 +45,9 @@ type msgState struct {
 	prov, gateway      string // the identity's, for new series
 	relayProv, relayGw []byte // a relayed reading's, aliasing the payload
 
+	relay   bool // the message is a relay's (Message.Relay)
+	forward bool // the pipeline has a Forwarder: keep each sample's labels
+
 	rejected    int
 	firstReason ingest.Reason
 	firstErr    error
@@ -55,6 +58,7 @@ type msgState struct {
 
 func (s *msgState) begin(msg *Message, now time.Time) {
 	s.msg, s.now = msg, now
+	s.relay, s.forward = msg.Relay != nil, s.p.opts.Forwarder != nil
 	ms := now.UnixMilli()
 	s.min = ms - s.p.opts.Limits.MaxPast.Milliseconds()
 	s.max = ms + s.p.opts.Limits.MaxFuture.Milliseconds()
@@ -130,7 +134,7 @@ func (s *msgState) Invalid(reason ingest.Reason, err error) {
 func (s *msgState) Tags(tags []ingest.Tag) {
 	s.in, s.cur, s.keyed = tags, nil, false
 	s.tagReason, s.tagErr = ingest.ReasonNone, nil
-	if e := s.next; e != nil && s.msg.Relay == nil && e.tags.owner.Load() == s.gw && e.tags.is(tags) {
+	if e := s.next; e != nil && !s.relay && e.tags.owner.Load() == s.gw && e.tags.is(tags) {
 		s.cur = e.tags
 		return
 	}
@@ -186,15 +190,17 @@ func (s *msgState) Sample(metric []byte, ts int64, v float64) {
 		s.Invalid(ingest.ReasonTimestamp, fmt.Errorf("timestamp %d of %s is outside the accepted window [%d, %d]", ts, metric, s.min, s.max))
 		return
 	}
+	// An entry's tag set is never nil, so a reading without a known tag
+	// set (s.cur nil) always takes resolve.
 	e := s.next
-	if s.cur == nil || e == nil || e.tags != s.cur || !e.metricIs(metric) {
+	if e == nil || e.tags != s.cur || !e.metricIs(metric) {
 		if e = s.resolve(metric); e == nil {
 			return
 		}
 	}
 	s.prev, s.next = e, e.succ.Load()
 	s.batch.Add(e.ref, ts, v)
-	if s.p.opts.Forwarder != nil {
+	if s.forward {
 		s.lsets = append(s.lsets, e.lset)
 	}
 }
