@@ -210,8 +210,10 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 	}
 	sink.Tags(d.tags)
 	members := d.idx.members
-	for k := r.fieldsAt; k < r.fieldsAt+r.nFields; k++ {
-		m := &members[k]
+	fields := members[r.fieldsAt : r.fieldsAt+r.nFields]
+	samples := 0
+	for k := range fields {
+		m := &fields[k]
 		key := d.str(m.key)
 		// A name equal to an earlier one found valid need not be checked.
 		if m.from < 0 || members[m.from].key.flags&refValid == 0 {
@@ -221,30 +223,30 @@ func (d *Decoder) reading(i int, r *readingRef, sink ingest.Sink, res *Result) {
 			}
 		}
 		m.key.flags |= refValid
-		var x float64
-		switch m.val.kind {
-		case kNumber:
-			if m.val.flags&refShort != 0 {
-				x = m.num
-				break
-			}
-			f, err := d.number(m.val)
-			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-				invalid(ingest.ReasonValue, "field %q: %s is not a finite number", key, d.raw(m.val))
+		// The common case first: a short decimal the scan parsed.
+		x := m.num
+		if m.val.flags&refShort == 0 {
+			switch m.val.kind {
+			case kNumber:
+				f, err := d.number(m.val)
+				if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+					invalid(ingest.ReasonValue, "field %q: %s is not a finite number", key, d.raw(m.val))
+					continue
+				}
+				x = f
+			case kTrue:
+				x = 1
+			case kFalse:
+				x = 0
+			default:
+				invalid(ingest.ReasonValue, "field %q is %s, not a number or boolean", key, kindNames[m.val.kind])
 				continue
 			}
-			x = f
-		case kTrue:
-			x = 1
-		case kFalse:
-			x = 0
-		default:
-			invalid(ingest.ReasonValue, "field %q is %s, not a number or boolean", key, kindNames[m.val.kind])
-			continue
 		}
-		res.Samples++
+		samples++
 		sink.Sample(key, ts, x)
 	}
+	res.Samples += samples
 }
 
 var errTagsNotObject = errors.New(`"tags" is not an object`)
