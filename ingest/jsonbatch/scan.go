@@ -98,10 +98,10 @@ type scanner struct {
 	b       []byte
 	idx     *index
 	scratch []byte // decoded keys, for comparing escaped member names
-	count   int32  // members of the object scanned in modeMembers
+	count   int32  // members of the object scanned by members
 	// expAt and expN locate, in index.members, the members of an earlier
-	// reading's object of the same name, whose keys the object scanned in
-	// modeMembers most likely repeats; from is the index of the member
+	// reading's object of the same name, whose keys the object scanned by
+	// members most likely repeats; from is the index of the member
 	// whose key the last key scanned equals, or -1.
 	expAt, expN int32
 	from        int32
@@ -133,7 +133,6 @@ const (
 	modePlain   = iota
 	modeTop     // index "seq" and "readings"
 	modeReading // index "device", "ts", "tags" and "fields"
-	modeMembers // index the members in index.members, count them in scanner.count
 )
 
 var errEmpty = errors.New("cannot parse empty string")
@@ -209,21 +208,68 @@ func (s *scanner) object(i, depth, mode int) (int, error) {
 			i, err = s.topMember(key, i, depth)
 		case modeReading:
 			i, err = s.readingMember(key, i, depth)
-		case modeMembers:
-			var v ref
-			var f float64
-			if i < len(b) && (b[i] == '-' || '0' <= b[i] && b[i] <= '9') {
-				v, f, i, err = s.shortNumber(i)
-			} else {
-				v, i, err = s.valueRef(i, depth)
-			}
-			s.idx.members = append(s.idx.members, member{key: key, val: v, num: f, from: s.from})
-			s.count++
 		default:
 			i, err = s.value(i, depth)
 		}
 		if err != nil {
 			return i, err
+		}
+		if i = skipSpace(b, i); i >= len(b) {
+			return i, s.syntaxErr(i, "unexpected end of object")
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.syntaxErr(i, "want ',' or '}' after an object value")
+		}
+	}
+}
+
+// members scans the members of a reading's "tags" or "fields" object,
+// whose '{' precedes i, nested depth deep, indexing each in index.members
+// and counting them in s.count: a loop of its own, apart from object's,
+// with the separators that gateways write without spaces tried first.
+func (s *scanner) members(i, depth int) (int, error) {
+	b := s.b
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return i, s.syntaxErr(i, "want '\"' to open an object key")
+		}
+		key, j, err := s.memberKey(i + 1)
+		if err != nil {
+			return j, err
+		}
+		if j < len(b) && b[j] == ':' {
+			i = j + 1
+		} else if i = skipSpace(b, j); i >= len(b) || b[i] != ':' {
+			return i, s.syntaxErr(i, "want ':' after an object key")
+		} else {
+			i++
+		}
+		i = skipSpace(b, i)
+		var v ref
+		var f float64
+		if i < len(b) && (b[i] == '-' || b[i]-'0' < 10) {
+			v, f, i, err = s.shortNumber(i)
+		} else {
+			v, i, err = s.valueRef(i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		s.idx.members = append(s.idx.members, member{key: key, val: v, num: f, from: s.from})
+		s.count++
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
 		}
 		if i = skipSpace(b, i); i >= len(b) {
 			return i, s.syntaxErr(i, "unexpected end of object")
@@ -406,16 +452,20 @@ func quoteOrBackslash(w uint64) uint64 {
 // device interleaves their readings.
 const lookBackReadings = 8
 
-// key scans an object key whose opening quote precedes i, trying the
-// expected key first in modeMembers, and sets s.from.
+// key scans an object key whose opening quote precedes i; a reading's
+// keys are first compared with the previous reading's (readingKey).
 func (s *scanner) key(i, mode int) (ref, int, error) {
 	s.from = -1
 	if mode == modeReading {
 		return s.readingKey(i)
 	}
-	if mode != modeMembers {
-		return s.str(i)
-	}
+	return s.str(i)
+}
+
+// memberKey scans a key of a reading's "tags" or "fields", trying the
+// expected key first, and sets s.from.
+func (s *scanner) memberKey(i int) (ref, int, error) {
+	s.from = -1
 	if s.count < s.expN {
 		if at := s.expAt + s.count; s.expectedKey(i, at) {
 			s.from = at
@@ -429,7 +479,7 @@ func (s *scanner) key(i, mode int) (ref, int, error) {
 		for j := len(items) - 3; j >= 0 && j >= len(items)-2-lookBackReadings; j-- {
 			if it := &items[j]; it.nFields > 0 && s.expectedKey(i, it.fieldsAt) {
 				s.expAt, s.expN = it.fieldsAt, it.nFields
-				return s.key(i, mode)
+				return s.memberKey(i)
 			}
 		}
 	}
@@ -560,7 +610,7 @@ func (s *scanner) readingMember(key ref, i, depth int) (int, error) {
 				s.expAt, s.expN = prev.tagsAt, prev.nTags
 			}
 		}
-		end, err := s.object(i+1, depth+1, modeMembers)
+		end, err := s.members(i+1, depth+1)
 		*count = s.count
 		dst.end = int32(end)
 		if dst == &it.fields {
