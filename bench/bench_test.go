@@ -52,12 +52,14 @@ format = lp
 qos = 0
 duration = 2s
 backlog = 10m
+gateway_fsync = true
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sc.Name != "t1" || sc.Provinces != 2 || sc.Format != wire.LineProtocol || sc.QoS != 0 ||
-		sc.Duration != 2*time.Second || sc.Backlog != 10*time.Minute || sc.BatchSize != DefaultScenario().BatchSize {
+		sc.Duration != 2*time.Second || sc.Backlog != 10*time.Minute || sc.BatchSize != DefaultScenario().BatchSize ||
+		!sc.GatewayFsync || DefaultScenario().GatewayFsync {
 		t.Errorf("parsed %+v", sc)
 	}
 	for _, bad := range []struct{ in, want string }{
@@ -69,6 +71,7 @@ backlog = 10m
 		{"duration = 0s", "duration 0s"},
 		{"unpaced = true\nbacklog = 1h", "needs paced live data"},
 		{"format = xml", "invalid format"},
+		{"gateway_fsync = sometimes", "invalid gateway_fsync"},
 	} {
 		_, err := ParseScenario(strings.NewReader(bad.in))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

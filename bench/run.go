@@ -94,6 +94,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		Format: sc.Format, QoS: sc.QoS, Inflight: sc.Inflight, Unpaced: sc.Unpaced, Speed: sc.Speed,
 		Seed: 1, QueueDir: filepath.Join(o.WorkDir, "queues"), DrainTimeout: time.Second,
 		MinBackoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second, Logger: log,
+		QueueNoSync: !sc.GatewayFsync,
 	}
 	if sc.Unpaced {
 		// An unpaced gateway without a connection generates into its

@@ -41,6 +41,13 @@ type Scenario struct {
 	// paced ones sample on the wall clock times Speed.
 	Unpaced bool    // unpaced
 	Speed   float64 // speed
+	// GatewayFsync makes the simulated gateways fsync their
+	// store-and-forward queues, as the firmware does on its own flash.
+	// Off by default: the fleet here shares one disk with the node, and a
+	// thousand gateways' fsyncs would stand in line with the node's WAL
+	// fsync, which no real fleet does. The node's durability is the same
+	// either way.
+	GatewayFsync bool // gateway_fsync
 
 	// Timing.
 	Warmup   time.Duration // warmup: load before measuring
@@ -162,6 +169,8 @@ func (s *Scenario) set(key, val string) error {
 		s.Unpaced, err = strconv.ParseBool(val)
 	case "speed":
 		s.Speed, err = strconv.ParseFloat(val, 64)
+	case "gateway_fsync":
+		s.GatewayFsync, err = strconv.ParseBool(val)
 	case "warmup":
 		s.Warmup, err = time.ParseDuration(val)
 	case "duration":

@@ -79,7 +79,7 @@ func (g *gateway) open() error {
 	o := &g.sim.opts
 	dir := filepath.Join(o.QueueDir, g.id)
 	q, err := queue.Open(queue.Options{Dir: dir, MaxBytes: o.QueueBytes,
-		SegmentBytes: o.QueueSegmentBytes, Logger: g.log})
+		SegmentBytes: o.QueueSegmentBytes, NoSync: o.QueueNoSync, Logger: g.log})
 	if err != nil {
 		return fmt.Errorf("gateway %s: %w", g.id, err)
 	}

@@ -81,6 +81,12 @@ type Options struct {
 	// QueueSegmentBytes is the queue segment file size. Default
 	// QueueBytes/16, at least 64 KiB.
 	QueueSegmentBytes int64
+	// QueueNoSync leaves queue writes to the page cache instead of
+	// fsyncing them (queue.Options.NoSync): a backlog survives a crash of
+	// the simulator but not of the machine. For load tests that run a
+	// fleet on the node's own machine, where every gateway's fsyncs would
+	// share one disk with the node's WAL.
+	QueueNoSync bool
 
 	// Username and Password are sent on connect when Username is set. In
 	// both, {gateway} and {province} are replaced by the gateway id and the

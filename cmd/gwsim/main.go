@@ -49,6 +49,7 @@ func run(args []string) error {
 	fs.StringVar(&o.LedgerPath, "ledger", "", "file recording every acknowledged batch")
 	fs.StringVar(&o.QueueDir, "queue-dir", o.QueueDir, "store-and-forward queues, one folder per gateway")
 	fs.Int64Var(&o.QueueBytes, "queue-bytes", o.QueueBytes, "bytes each gateway's queue may hold before the oldest readings are dropped")
+	fs.BoolVar(&o.QueueNoSync, "queue-nosync", o.QueueNoSync, "do not fsync the queues: a backlog survives a crash of gwsim, not of the machine (for many gateways on one disk)")
 	fs.StringVar(&o.Username, "username", "", "MQTT username; {gateway} and {province} are replaced")
 	fs.StringVar(&o.Password, "password", "", "MQTT password; {gateway} and {province} are replaced")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "file whose first line is the MQTT password; {gateway} and {province} are replaced")

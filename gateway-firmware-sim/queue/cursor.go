@@ -69,7 +69,7 @@ func (q *Queue) Checkpoint() error {
 	if _, err := q.cursor.WriteAt(b[:], int64(gen%2)*cursorSlotSize); err != nil {
 		return fmt.Errorf("cannot write queue cursor: %w", err)
 	}
-	if err := q.cursor.Sync(); err != nil {
+	if err := q.sync(q.cursor); err != nil {
 		return fmt.Errorf("cannot sync queue cursor: %w", err)
 	}
 	q.cursorGen, q.cursorHead = gen, q.head

@@ -147,7 +147,10 @@ func (q *Queue) createSegment() error {
 		f.Close()
 		return fmt.Errorf("cannot write queue segment header: %w", err)
 	}
-	if err := errors.Join(f.Sync(), fsutil.SyncDir(q.opts.Dir)); err != nil {
+	if !q.opts.NoSync {
+		err = errors.Join(f.Sync(), fsutil.SyncDir(q.opts.Dir))
+	}
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("cannot sync new queue segment: %w", err)
 	}
