@@ -49,6 +49,9 @@ type NodeOptions struct {
 	Broker, HTTP string
 	// Log receives the node's own log (in-process and child).
 	Log io.Writer
+	// CPUProfile, for a child node, is where it writes a CPU profile of
+	// its whole run (quantrac serve --cpuprofile).
+	CPUProfile string
 }
 
 // StartNode starts or addresses the node under test. An in-process or
@@ -130,6 +133,9 @@ func startChild(o NodeOptions) (Node, error) {
 		"--mqtt-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--insecure-allow-anonymous", "--mqtt-rate-limit", "0",
 		"--log-format", "json", "--log-level", "info")
+	if o.CPUProfile != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", o.CPUProfile)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("cannot start child node: %w", err)

@@ -61,6 +61,7 @@ func run(args []string) (int, error) {
 		warmup     = fs.Duration("warmup", -1, "override each scenario's warm-up")
 		asJSON     = fs.Bool("json", false, "print the results (and checks) as JSON instead of tables")
 		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of qbench's process (with --server in-process it includes the node)")
+		nodeprof   = fs.String("node-cpuprofile", "", "with --server child: write a CPU profile of the node's whole run (one scenario: this file; several: the scenario's name is appended)")
 		memprofile = fs.String("memprofile", "", "write a heap profile of qbench's process when the (last) measured window closes (with --server in-process it includes the node)")
 		workdir    = fs.String("workdir", "", "directory for the node's data, the gateways' queues and logs (default a new temporary one, removed afterwards)")
 		keep       = fs.Bool("keep", false, "keep the temporary work directory")
@@ -137,7 +138,14 @@ func run(args []string) (int, error) {
 	}
 	term := isTerminal(os.Stderr)
 	var results []*bench.Result
+	if *nodeprof != "" && node.Mode != "child" {
+		return 2, errors.New("--node-cpuprofile needs --server child")
+	}
 	for _, sc := range scs {
+		node.CPUProfile = *nodeprof
+		if *nodeprof != "" && len(scs) > 1 {
+			node.CPUProfile = *nodeprof + "." + sc.Name
+		}
 		res, err := runOne(ctx, sc, node, *workdir, *keep, *token, term, heapProfiler(*memprofile))
 		if err != nil {
 			return 1, fmt.Errorf("scenario %s: %w", sc.Name, err)

@@ -194,3 +194,17 @@ func indexOf(s []string, v string) int {
 	}
 	return -1
 }
+
+// `serve --cpuprofile` writes a profile of the whole run when the node
+// shuts down cleanly: a gzip stream, as pprof reads it.
+func TestServeWritesACPUProfile(t *testing.T) {
+	bin, err := buildBinary()
+	require.NoError(t, err)
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	n := startNode(t, bin, t.TempDir(), "--insecure-allow-anonymous", "--cpuprofile", prof)
+	n.stop(t)
+	b, err := os.ReadFile(prof)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 2)
+	require.Equal(t, []byte{0x1f, 0x8b}, b[:2], "a gzipped profile")
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ func runServe(args []string) error {
 		opts      server.Options
 		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		logFormat = fs.String("log-format", "text", "log format: text or json")
+		cpuprof   = fs.String("cpuprofile", "", "write a CPU profile of the node, from start to clean shutdown, to this file (for pprof)")
 	)
 	fs.StringVar(&opts.DataDir, "data", "./data", "data directory")
 	fs.DurationVar(&opts.Retention, "retention", 0, "how long to keep samples, e.g. 2160h; whole days older are dropped (0 keeps everything)")
@@ -48,6 +50,13 @@ func runServe(args []string) error {
 	}
 	opts.Logger = logger
 	opts.Version = version
+	if *cpuprof != "" {
+		stop, err := startCPUProfile(*cpuprof)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	// Signals are caught before the listeners open: a SIGINT sent as soon
 	// as the node is seen listening must shut it down cleanly, not kill it.
@@ -73,6 +82,23 @@ func runServe(args []string) error {
 		os.Exit(1)
 	}()
 	return srv.Close()
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
