@@ -18,11 +18,25 @@ import (
 // It returns the samples written.
 func simDay(t testing.TB, db *DB, kind sensor.Kind, devices int, interval time.Duration, flushSlots int) int {
 	t.Helper()
+	n := writeSimDay(t, db, kind, devices, interval, flushSlots, time.Time{})
+	for db.mergeOnce(farFuture()) {
+	}
+	return n
+}
+
+// simDayStart is the first instant of the day simDay writes.
+var simDayStart = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// writeSimDay writes simDay's samples. When hot is set, it merges after
+// every flush as the store does while the day is being written, with hot
+// as the time, and leaves the day's final merge to the caller.
+func writeSimDay(t testing.TB, db *DB, kind sensor.Kind, devices int, interval time.Duration, flushSlots int, hot time.Time) int {
+	t.Helper()
 	p, ok := province.Lookup("ha-noi")
 	require.True(t, ok)
 	site, err := sensor.NewSite(20260101, p, 7, devices, interval)
 	require.NoError(t, err)
-	start := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	start := simDayStart.UnixMilli()
 	first := site.FirstSlot(start)
 	slots := int((24 * time.Hour) / interval)
 
@@ -60,9 +74,9 @@ func simDay(t testing.TB, db *DB, kind sensor.Kind, devices int, interval time.D
 			appendWait(t, db, &batch)
 			batch.Reset()
 			require.NoError(t, db.flushNow())
+			for !hot.IsZero() && db.mergeOnce(hot) {
+			}
 		}
-	}
-	for db.mergeOnce(farFuture()) {
 	}
 	return n
 }

@@ -155,6 +155,10 @@ type DB struct {
 	// flushCodec is partCodec.Quick(): the head flush's blocks are
 	// rewritten by merges, so it spends less effort on them.
 	flushCodec *part.Codec
+	// draftCodec is partCodec.Draft(), for merges of a partition still
+	// being written: the partition's final merge encodes its samples in
+	// full, so the merges before it spend no effort on entropy coding.
+	draftCodec *part.Codec
 	seriesEnc  *zstd.Encoder
 	seriesDec  *zstd.Decoder
 
@@ -302,6 +306,7 @@ func (db *DB) openCodecs() error {
 		return err
 	}
 	db.flushCodec = db.partCodec.Quick()
+	db.draftCodec = db.partCodec.Draft()
 	if db.seriesEnc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true)); err != nil {
 		return fmt.Errorf("cannot create zstd encoder: %w", err)
 	}

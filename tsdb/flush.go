@@ -202,7 +202,7 @@ func (db *DB) writeFrozen(fh *frozenHead) (parts []*partRef, dropped int, err er
 		if _, err := w.Finish(); err != nil {
 			return nil, 0, err
 		}
-		p, err := db.openPart(day, seq, seq)
+		p, err := db.openPart(day, seq, seq, false)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -226,7 +226,7 @@ func (db *DB) partitionWriter(writers map[int64]*part.Writer, day int64, seq uin
 	if err := fsutil.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
-	w, err := part.Create(filepath.Join(dir, partFileName(seq, seq)), db.flushCodec,
+	w, err := part.Create(filepath.Join(dir, partFileName(seq, seq, false)), db.flushCodec,
 		part.WriterOptions{MinSeq: seq, MaxSeq: seq, NoSharedTimestamps: db.opts.NoSharedTimestamps})
 	if err != nil {
 		return nil, err
@@ -235,12 +235,12 @@ func (db *DB) partitionWriter(writers map[int64]*part.Writer, day int64, seq uin
 	return w, nil
 }
 
-func (db *DB) openPart(day int64, minSeq, maxSeq uint64) (*partRef, error) {
-	r, err := part.Open(filepath.Join(db.partitionDir(day), partFileName(minSeq, maxSeq)), db.partCodec)
+func (db *DB) openPart(day int64, minSeq, maxSeq uint64, draft bool) (*partRef, error) {
+	r, err := part.Open(filepath.Join(db.partitionDir(day), partFileName(minSeq, maxSeq, draft)), db.partCodec)
 	if err != nil {
 		return nil, err
 	}
-	return newPartRef(day, r, db.log), nil
+	return newPartRef(day, r, draft, db.log), nil
 }
 
 // persistSeries makes every series definition up to maxRef durable in a

@@ -177,7 +177,7 @@ func inspectPartition(dir string, day int64, codec *part.Codec, rep *Report) Par
 		}
 	}()
 	for _, e := range ents {
-		if _, _, ok := parsePartFileName(e.Name()); !ok {
+		if _, _, _, ok := parsePartFileName(e.Name()); !ok {
 			continue
 		}
 		r, err := part.Open(filepath.Join(dir, e.Name()), codec)

@@ -121,8 +121,13 @@ func (db *DB) installMerge(c mergeCandidate, out *partRef) {
 // sequence range and opens it.
 func (db *DB) mergeParts(c mergeCandidate) (*partRef, error) {
 	minSeq, maxSeq := c.parts[0].info.MinSeq, c.parts[len(c.parts)-1].info.MaxSeq
-	path := filepath.Join(db.partitionDir(c.day), partFileName(minSeq, maxSeq))
-	w, err := part.Create(path, db.partCodec, part.WriterOptions{
+	draft := !c.cold
+	path := filepath.Join(db.partitionDir(c.day), partFileName(minSeq, maxSeq, draft))
+	codec := db.partCodec
+	if draft {
+		codec = db.draftCodec
+	}
+	w, err := part.Create(path, codec, part.WriterOptions{
 		MinSeq: minSeq, MaxSeq: maxSeq,
 		NoSharedTimestamps: db.opts.NoSharedTimestamps,
 		Throttle:           db.mergeThrottle.wait,
@@ -130,21 +135,21 @@ func (db *DB) mergeParts(c mergeCandidate) (*partRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.copyMerged(w, c.parts); err != nil {
+	if err := db.copyMerged(w, c.parts, !draft); err != nil {
 		w.Abort()
 		return nil, err
 	}
 	if _, err := w.Finish(); err != nil {
 		return nil, err
 	}
-	return db.openPart(c.day, minSeq, maxSeq)
+	return db.openPart(c.day, minSeq, maxSeq, draft)
 }
 
 // copyMerged streams the series of parts, in ref order, into w. A series
-// found in one part only has its blocks copied as they are; otherwise its
-// samples are merged, the newer part winning for a timestamp present in
-// several, and cut into new blocks.
-func (db *DB) copyMerged(w *part.Writer, parts []*partRef) error {
+// found in one part only has its blocks copied as they are, unless the part
+// is a draft and final is set; otherwise its samples are merged, the newer
+// part winning for a timestamp present in several, and cut into new blocks.
+func (db *DB) copyMerged(w *part.Writer, parts []*partRef, final bool) error {
 	cursors := make([]*part.Cursor, len(parts))
 	live := make([]bool, len(parts))
 	for i, p := range parts {
@@ -178,13 +183,15 @@ func (db *DB) copyMerged(w *part.Writer, parts []*partRef) error {
 			return nil
 		}
 		m.reset()
+		reencode := false
 		for i, ok := range live {
 			if ok && cursors[i].At().Ref == ref {
 				m.add(parts[i].r, cursors[i].At().Blocks)
+				reencode = reencode || (final && parts[i].draft)
 			}
 		}
 		var err error
-		if len(m.inputs) == 1 {
+		if len(m.inputs) == 1 && !reencode {
 			err = copyBlocks(w, ref, m.inputs[0], &raw)
 		} else {
 			err = mergeSeries(w, ref, m, outTS, outV)

@@ -31,6 +31,7 @@ type mergeCandidate struct {
 	day   int64
 	parts []*partRef
 	score float64
+	cold  bool // the partition's day is over: encode in full
 }
 
 // pickMerge returns the best merge among all partitions, or false. Parts
@@ -54,7 +55,8 @@ func isCold(day int64, now time.Time) bool {
 
 // pickInPartition chooses a run of parts to merge in one partition. A cold
 // partition with several parts is merged whole (up to maxMergeWidth parts
-// at a time); otherwise the run with the best gain among those of at least
+// at a time), and a draft part left alone in one is rewritten in full;
+// otherwise the run with the best gain among those of at least
 // minMergeWidth parts and minMergeGain.
 func pickInPartition(day int64, ps []*partRef, cold bool) (mergeCandidate, bool) {
 	var best mergeCandidate
@@ -68,7 +70,7 @@ func pickInPartition(day int64, ps []*partRef, cold bool) (mergeCandidate, bool)
 			}
 			sum += p.info.Size
 			largest = max(largest, p.info.Size)
-			if w < 2 || (!cold && w < minMergeWidth) {
+			if (w < 2 && !(cold && p.draft && len(ps) == 1)) || (!cold && w < minMergeWidth) {
 				continue
 			}
 			gain := float64(sum) / float64(max(largest, 1))
@@ -82,7 +84,7 @@ func pickInPartition(day int64, ps []*partRef, cold bool) (mergeCandidate, bool)
 				score += 1000
 			}
 			if !found || score > best.score {
-				best = mergeCandidate{day: day, parts: ps[i : i+w], score: score}
+				best = mergeCandidate{day: day, parts: ps[i : i+w], score: score, cold: cold}
 				found = true
 			}
 		}

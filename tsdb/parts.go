@@ -53,22 +53,35 @@ func partitionBounds(day int64) (int64, int64) {
 	return day * partitionMillis, (day+1)*partitionMillis - 1
 }
 
-func partFileName(minSeq, maxSeq uint64) string {
-	return fmt.Sprintf("%012d-%012d%s", minSeq, maxSeq, part.Extension)
+// draftSuffix marks the file name of a draft part: one written by a merge
+// of a partition still being written, without entropy coding
+// (encoding.Codec.Draft). The partition's final merge rewrites every draft
+// part in full, even one left alone in its partition.
+const draftSuffix = ".draft"
+
+func partFileName(minSeq, maxSeq uint64, draft bool) string {
+	d := ""
+	if draft {
+		d = draftSuffix
+	}
+	return fmt.Sprintf("%012d-%012d%s%s", minSeq, maxSeq, d, part.Extension)
 }
 
-func parsePartFileName(name string) (uint64, uint64, bool) {
+// parsePartFileName returns the sequence range of a part's file name and
+// whether it is a draft.
+func parsePartFileName(name string) (lo, hi uint64, draft, ok bool) {
 	base, ok := strings.CutSuffix(name, part.Extension)
 	if !ok {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
+	base, draft = strings.CutSuffix(base, draftSuffix)
 	a, b, ok := strings.Cut(base, "-")
 	lo, err1 := strconv.ParseUint(a, 10, 64)
 	hi, err2 := strconv.ParseUint(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil || lo > hi {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
-	return lo, hi, true
+	return lo, hi, draft, true
 }
 
 // partRef is an open part shared by the part set, queries and merges. It is
@@ -84,10 +97,11 @@ type partRef struct {
 	log  *slog.Logger
 
 	merging bool // a merge has taken it; guarded by DB.state
+	draft   bool // written without entropy coding (draftSuffix)
 }
 
-func newPartRef(day int64, r *part.Reader, log *slog.Logger) *partRef {
-	p := &partRef{day: day, r: r, info: r.Info(), log: log}
+func newPartRef(day int64, r *part.Reader, draft bool, log *slog.Logger) *partRef {
+	p := &partRef{day: day, r: r, info: r.Info(), draft: draft, log: log}
 	p.refs.Store(1)
 	return p
 }
@@ -167,7 +181,7 @@ func (db *DB) loadPartition(dir string, day int64) ([]*partRef, error) {
 			os.Remove(name)
 			continue
 		}
-		lo, hi, ok := parsePartFileName(e.Name())
+		lo, hi, draft, ok := parsePartFileName(e.Name())
 		if !ok {
 			continue
 		}
@@ -184,13 +198,18 @@ func (db *DB) loadPartition(dir string, day int64) ([]*partRef, error) {
 			db.stats.brokenParts.Add(1)
 			continue
 		}
-		parts = append(parts, newPartRef(day, r, db.log))
+		parts = append(parts, newPartRef(day, r, draft, db.log))
 	}
 	slices.SortFunc(parts, func(a, b *partRef) int {
 		if c := cmp.Compare(a.info.MinSeq, b.info.MinSeq); c != 0 {
 			return c
 		}
-		return cmp.Compare(b.info.MaxSeq, a.info.MaxSeq) // the widest first
+		if c := cmp.Compare(b.info.MaxSeq, a.info.MaxSeq); c != 0 {
+			return c // the widest first
+		}
+		// A draft and its full rewrite (a crash came between them): the
+		// rewrite first, so that the draft is the one removed.
+		return cmp.Compare(b2i(a.draft), b2i(b.draft))
 	})
 	keep := parts[:0]
 	for _, p := range parts {
@@ -238,4 +257,11 @@ func (db *DB) installFlushLocked(parts []*partRef) {
 		db.state.partitions[p.day] = append(db.state.partitions[p.day], p)
 	}
 	db.state.frozen = nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -59,7 +59,7 @@ func TestStartFinishesAnInterruptedMerge(t *testing.T) {
 	for name, b := range saved {
 		require.NoError(t, os.WriteFile(filepath.Join(pdir, name), b, 0o644))
 	}
-	unfinished := filepath.Join(pdir, partFileName(9, 9)+".tmp")
+	unfinished := filepath.Join(pdir, partFileName(9, 9, false)+".tmp")
 	require.NoError(t, os.WriteFile(unfinished, []byte("half a part"), 0o644))
 
 	db = openManual(t, dir)

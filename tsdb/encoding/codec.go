@@ -3,6 +3,7 @@ package encoding
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -194,6 +195,16 @@ func (c *Codec) unzstd(h *header, s *decScratch) error {
 	}
 	h.body = out
 	return nil
+}
+
+// Draft returns a view of c, sharing its coders and scratch, that tries
+// neither Huffman nor zstd: the FOR and plain forms only. A store's merges
+// of a partition still being written use it: their output is rewritten by
+// later merges, and the partition's final merge encodes it in full.
+func (c *Codec) Draft() *Codec {
+	q := *c
+	q.entropyMin, q.zstdMin = math.MaxInt, math.MaxInt
+	return &q
 }
 
 // Quick returns a view of c, sharing its coders and scratch, that tries

@@ -42,6 +42,12 @@ func (c *Codec) Quick() *Codec {
 	return &Codec{cols: c.cols.Quick(), zenc: c.zenc, zdec: c.zdec}
 }
 
+// Draft returns a view of c whose column codec is cols.Draft(), for
+// merges of a partition still being written; it shares c's coders.
+func (c *Codec) Draft() *Codec {
+	return &Codec{cols: c.cols.Draft(), zenc: c.zenc, zdec: c.zdec}
+}
+
 // Columns returns the column codec, for callers that encode or decode
 // blocks themselves (benchmarks, the inspect tool).
 func (c *Codec) Columns() *encoding.Codec { return c.cols }
