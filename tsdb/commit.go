@@ -194,7 +194,7 @@ func (db *DB) waitForHeadRoom() {
 	}
 }
 
-// rotateIfAny rotates the head unless it is empty or the store has failed.
+// rotateIfAny cuts the head unless it is empty or the store has failed.
 func (db *DB) rotateIfAny() rotation {
 	db.mu.Lock()
 	failed := db.mu.failed
@@ -205,8 +205,8 @@ func (db *DB) rotateIfAny() rotation {
 	if db.head.samples.Load() == 0 {
 		return rotation{}
 	}
-	fh, err := db.rotate()
-	return rotation{fh: fh, err: err}
+	c, err := db.cutHead()
+	return rotation{cut: c, ok: err == nil, err: err}
 }
 
 func (db *DB) commitOnce() {

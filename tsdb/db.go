@@ -177,6 +177,7 @@ type DB struct {
 	// head is the committer's bookkeeping of what the head holds.
 	head struct {
 		dirty      []*memSeries // series with samples in the head; committer only
+		spareDirty []*memSeries // the list freeze emptied, for the next cut
 		samples    atomic.Int64
 		series     atomic.Int64
 		oldestNano atomic.Int64 // when the oldest head sample was appended; 0 if none
@@ -403,9 +404,9 @@ func (db *DB) Close() error {
 	if pending == nil && failed == nil && db.head.samples.Load() > 0 {
 		// The WAL has all of it; flushing now only makes the next start
 		// faster, so a failure here loses nothing.
-		fh, err := db.rotate()
+		c, err := db.cutHead()
 		if err == nil {
-			err = db.flush(fh)
+			err = db.flush(db.freeze(c))
 		}
 		if err != nil {
 			db.log.Warn("cannot flush the head at close; the WAL keeps it", "err", err)

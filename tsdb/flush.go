@@ -92,8 +92,9 @@ func (db *DB) flushDue(now time.Time) bool {
 	return oldest != 0 && now.Sub(time.Unix(0, oldest)) >= db.opts.FlushInterval
 }
 
-// requestRotation asks the committer to rotate the head between two groups
-// and returns the frozen head, or nil if the head was empty.
+// requestRotation asks the committer to cut the head between two groups,
+// freezes what it cut and returns the frozen head, or nil if the head was
+// empty.
 func (db *DB) requestRotation() (*frozenHead, error) {
 	reply := make(chan rotation, 1)
 	select {
@@ -102,11 +103,15 @@ func (db *DB) requestRotation() (*frozenHead, error) {
 		return nil, ErrClosed
 	}
 	r := <-reply
-	return r.fh, r.err
+	if !r.ok {
+		return nil, r.err
+	}
+	return db.freeze(r.cut), nil
 }
 
 type rotation struct {
-	fh  *frozenHead
+	cut headCut
+	ok  bool // cut holds a head
 	err error
 }
 

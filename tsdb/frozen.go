@@ -40,17 +40,47 @@ func (f *frozenHead) lookup(ref SeriesRef, mint, maxt int64) ([]int64, []float64
 // samples returns the number of samples in f.
 func (f *frozenHead) samples() int { return len(f.ts) }
 
-// rotate moves the head into a new frozen head. It runs on the committer
-// goroutine between two commit groups, so the WAL cut it makes separates
-// exactly the samples it takes from the ones it leaves; and it holds the
-// state lock, so a query sees every sample either in the head or in the
-// frozen head, never in neither.
-func (db *DB) rotate() (*frozenHead, error) {
+// headCut is the head as the committer cut it at a rotation, before the
+// flusher takes its samples into a frozen head.
+type headCut struct {
+	dirty   []*memSeries // the series with samples at the cut
+	samples int64        // head samples at the cut
+	walNext int          // the first WAL segment after the cut
+	maxRef  SeriesRef
+}
+
+// cutHead starts a new head. It runs on the committer goroutine between
+// two commit groups, so the WAL cut it makes separates the samples of the
+// old head from those committed later. It only swaps the list of dirty
+// series: the samples stay in their series until freeze takes them, while
+// commits go on.
+func (db *DB) cutHead() (headCut, error) {
 	next, err := db.wal.Cut()
 	if err != nil {
-		return nil, err
+		return headCut{}, err
 	}
-	dirty := db.head.dirty
+	c := headCut{dirty: db.head.dirty, samples: db.head.samples.Load(),
+		walNext: next, maxRef: db.series.maxRef()}
+	db.head.dirty = db.head.spareDirty[:0]
+	db.head.spareDirty = nil
+	db.head.samples.Store(0)
+	db.head.series.Store(0)
+	db.head.oldestNano.Store(0)
+	return c, nil
+}
+
+// freeze moves the samples of a cut's series into a new frozen head and
+// publishes it. It runs on the flusher and holds the state lock, so a
+// query sees every sample either in the head or in the frozen head, never
+// in neither; commits go on meanwhile (they take only each series' lock).
+//
+// A sample committed after the cut to a series not yet taken goes into the
+// frozen head with the others: it is also in a WAL segment after the cut,
+// so a crash before the next flush replays it, and the copy is flushed
+// again into a part of a higher sequence with the same value (merges fold
+// the two). The new head counted it; it is taken off that count here.
+func (db *DB) freeze(c headCut) *frozenHead {
+	dirty := c.dirty
 	slices.SortFunc(dirty, func(a, b *memSeries) int {
 		switch {
 		case a.ref < b.ref:
@@ -60,19 +90,20 @@ func (db *DB) rotate() (*frozenHead, error) {
 		}
 		return 0
 	})
-	n := int(db.head.samples.Load())
 	f := &frozenHead{
 		refs:    make([]SeriesRef, 0, len(dirty)),
 		starts:  make([]int, 0, len(dirty)+1),
-		ts:      make([]int64, 0, n),
-		vals:    make([]float64, 0, n),
-		walNext: next,
-		maxRef:  db.series.maxRef(),
+		ts:      make([]int64, 0, c.samples),
+		vals:    make([]float64, 0, c.samples),
+		walNext: c.walNext,
+		maxRef:  c.maxRef,
 	}
+	var taken int64
 	db.state.Lock()
 	for _, s := range dirty {
 		s.mu.Lock()
 		start := len(f.ts)
+		taken += int64(len(s.mu.samples))
 		f.ts, f.vals = s.takeLocked(f.ts, f.vals)
 		s.mu.Unlock()
 		if len(f.ts) > start {
@@ -83,11 +114,10 @@ func (db *DB) rotate() (*frozenHead, error) {
 	f.starts = append(f.starts, len(f.ts))
 	db.state.frozen = f
 	db.state.Unlock()
-
+	if late := taken - c.samples; late > 0 {
+		db.head.samples.Add(-late)
+	}
 	clear(dirty)
-	db.head.dirty = dirty[:0]
-	db.head.samples.Store(0)
-	db.head.series.Store(0)
-	db.head.oldestNano.Store(0)
-	return f, nil
+	db.head.spareDirty = dirty[:0] // the committer reads it at the next cut, which this flush comes before
+	return f
 }
