@@ -75,7 +75,9 @@ type memoHolder struct {
 	// start, and messages of one device each (Sparkplug, live) follow it
 	// device after device.
 	last atomic.Pointer[cacheEntry]
-	grow sync.Mutex
+	// order is the series of the last message's samples (msgState.warm).
+	order atomic.Pointer[entryOrder]
+	grow  sync.Mutex
 }
 
 // seriesMemo returns the gateway's memo, creating it on first use.

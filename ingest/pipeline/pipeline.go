@@ -139,6 +139,7 @@ func (p *Pipeline) Ingest(msg *Message, durable bool) (Result, error) {
 	st := p.pool.Get().(*msgState)
 	defer p.pool.Put(st)
 	st.begin(msg, p.opts.Now())
+	defer st.done()
 
 	if int(msg.Format) >= len(p.newDecoder) || p.newDecoder[msg.Format] == nil {
 		return Result{}, &PayloadError{Reason: ingest.ReasonTopic, Err: ErrUnknownFormat}

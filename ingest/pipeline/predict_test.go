@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,4 +72,49 @@ func TestEverySampleReachesItsSeriesWhateverTheOrder(t *testing.T) {
 		}
 	}
 	require.Len(t, st.series, 2*9*len(fields))
+}
+
+// Messages of one gateway may be ingested at once (its MQTT connection and
+// the HTTP API, say): the predictions and the order warm hands from one
+// message to the next are shared, and every sample must still reach the
+// series its labels name. Run with -race, this also checks that the order
+// passes between messages without a data race.
+func TestOneGatewaysMessagesAtOnce(t *testing.T) {
+	st := &memStore{done: doneCommit(t)}
+	p := newTestPipeline(t, st)
+	ts := now.Add(-time.Minute).UnixMilli()
+	const workers, rounds, devices = 4, 50, 12
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range rounds {
+				var b strings.Builder
+				b.WriteString(`{"readings":[`)
+				for i, d := range rng.Perm(devices)[:1+rng.IntN(devices)] {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"device":"d%d","ts":%d,"fields":{"a":%d,"b":%d}}`, d, ts, d*10, d*10+1)
+				}
+				b.WriteString("]}")
+				_, err := p.Ingest(&Message{Identity: Identity{"ha-noi", "hn-gw-001"}, Format: FormatJSON,
+					Payload: []byte(b.String())}, false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	require.NotEmpty(t, st.samples.Refs)
+	for k, ref := range st.samples.Refs {
+		v := int(st.samples.Vals[k])
+		want := fmt.Sprintf(`{__name__=%q, device="d%d", gateway="hn-gw-001", province="ha-noi"}`, []string{"a", "b"}[v%10], v/10)
+		require.Equal(t, want, st.lset(ref).String(), "sample %d", k)
+	}
+	require.Len(t, st.series, 2*devices)
 }
