@@ -152,7 +152,9 @@ func (db *DB) mergeParts(c mergeCandidate) (*partRef, error) {
 func (db *DB) copyMerged(w *part.Writer, parts []*partRef, final bool) error {
 	cursors := make([]*part.Cursor, len(parts))
 	live := make([]bool, len(parts))
+	seqs := make([]*part.Sequential, len(parts))
 	for i, p := range parts {
+		seqs[i] = p.r.Sequential(mergeReadAhead)
 		cursors[i] = p.r.NewCursor()
 		live[i] = cursors[i].Next()
 		if err := cursors[i].Err(); err != nil {
@@ -186,7 +188,7 @@ func (db *DB) copyMerged(w *part.Writer, parts []*partRef, final bool) error {
 		reencode := false
 		for i, ok := range live {
 			if ok && cursors[i].At().Ref == ref {
-				m.add(parts[i].r, cursors[i].At().Blocks)
+				m.add(seqs[i], cursors[i].At().Blocks)
 				reencode = reencode || (final && parts[i].draft)
 			}
 		}
@@ -209,6 +211,9 @@ func (db *DB) copyMerged(w *part.Writer, parts []*partRef, final bool) error {
 		}
 	}
 }
+
+// mergeReadAhead is the read-ahead window of each part a merge reads.
+const mergeReadAhead = 256 << 10
 
 func copyBlocks(w *part.Writer, ref uint64, in *mergeInput, raw *part.BlockBuffer) error {
 	for _, b := range in.blocks {

@@ -5,7 +5,7 @@ import "github.com/quantrac/quantrac/tsdb/part"
 // mergeInput is one part's blocks of the series being merged, read one
 // block at a time.
 type mergeInput struct {
-	r      *part.Reader
+	r      *part.Sequential
 	blocks []part.BlockMeta
 	next   int // next block to load
 	buf    part.BlockBuffer
@@ -65,7 +65,7 @@ func (m *sampleMerger) reset() {
 }
 
 // add appends an input. Its first block is read at the first next.
-func (m *sampleMerger) add(r *part.Reader, blocks []part.BlockMeta) {
+func (m *sampleMerger) add(r *part.Sequential, blocks []part.BlockMeta) {
 	var in *mergeInput
 	if n := len(m.spare); n > 0 {
 		in, m.spare = m.spare[n-1], m.spare[:n-1]

@@ -238,7 +238,11 @@ type BlockBuffer struct {
 // ReadBlock reads, checks and decodes block b into buf.TS and buf.Vals,
 // replacing their contents. It allocates only to grow buf.
 func (r *Reader) ReadBlock(b BlockMeta, buf *BlockBuffer) error {
-	tsb, valb, err := r.ReadRawBlock(b, buf)
+	return r.readBlock(b, buf, nil)
+}
+
+func (r *Reader) readBlock(b BlockMeta, buf *BlockBuffer, s *Sequential) error {
+	tsb, valb, err := r.readRawBlock(b, buf, s)
 	if err != nil {
 		return err
 	}
@@ -259,20 +263,25 @@ func (r *Reader) ReadBlock(b BlockMeta, buf *BlockBuffer) error {
 // without decoding them. The returned slices alias buf and are valid until
 // its next use.
 func (r *Reader) ReadRawBlock(b BlockMeta, buf *BlockBuffer) (tsCol, valCol []byte, err error) {
+	return r.readRawBlock(b, buf, nil)
+}
+
+// readRawBlock is ReadRawBlock, reading through s when it is not nil.
+func (r *Reader) readRawBlock(b BlockMeta, buf *BlockBuffer, s *Sequential) (tsCol, valCol []byte, err error) {
 	var tsb, valb []byte
 	if b.ValOff == b.TSOff+int64(b.TSLen) {
 		buf.raw = grow(buf.raw, b.TSLen+b.ValLen)
-		if err := r.readAt(buf.raw, b.TSOff); err != nil {
+		if err := r.read(buf.raw, b.TSOff, s); err != nil {
 			return nil, nil, err
 		}
 		tsb, valb = buf.raw[:b.TSLen], buf.raw[b.TSLen:]
 	} else {
 		buf.raw = grow(buf.raw, b.TSLen+b.ValLen)
 		tsb, valb = buf.raw[:b.TSLen], buf.raw[b.TSLen:]
-		if err := r.readAt(tsb, b.TSOff); err != nil {
+		if err := r.read(tsb, b.TSOff, s); err != nil {
 			return nil, nil, err
 		}
-		if err := r.readAt(valb, b.ValOff); err != nil {
+		if err := r.read(valb, b.ValOff, s); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -280,6 +289,13 @@ func (r *Reader) ReadRawBlock(b BlockMeta, buf *BlockBuffer) (tsCol, valCol []by
 		return nil, nil, fmt.Errorf("part %s: %w", r.path, corrupt("block checksum mismatch at offset %d", b.ValOff))
 	}
 	return tsb, valb, nil
+}
+
+func (r *Reader) read(b []byte, off int64, s *Sequential) error {
+	if s != nil {
+		return s.readAt(b, off)
+	}
+	return r.readAt(b, off)
 }
 
 func (r *Reader) readAt(b []byte, off int64) error {
