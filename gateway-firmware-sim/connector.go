@@ -33,62 +33,36 @@ type conn struct {
 	// out is what MQTT packets are written to: the link, or the TLS
 	// connection over it. Set by the dialer.
 	out io.Writer
+	// order completes the connection's publishes (direct.go); set by start.
+	order atomic.Pointer[ackOrder]
 
 	// Set by start, when the publisher adopts the connection.
-	topic  string        // data topic of JSON and line-protocol flights
-	direct bool          // QoS 0 data: the sender writes PUBLISH packets itself
-	pkt    []byte        // the sender's scratch for one packet
-	send   chan *flight  // publisher -> sender, in window order
-	done   chan *flight  // waiter (or direct sender) -> publisher, completed, in the same order
-	stop   chan struct{} // closed by the publisher when it abandons the connection
+	topic string        // data topic of JSON and line-protocol flights
+	pkt   []byte        // the sender's scratch for one packet
+	send  chan *flight  // publisher -> sender, in window order
+	done  chan *flight  // ackOrder -> publisher, completed, in the same order
+	stop  chan struct{} // closed by the publisher when it abandons the connection
 }
 
-// start runs the connection's sender and waiter goroutines. paho's Publish
-// can block: for as long as the broker applies backpressure, and for the
-// whole write timeout when it races with the loss of the connection (paho
-// stops taking publishes before it reports the loss). So the publisher
-// never calls it: the sender does, in window order, and the waiter reports
-// each flight once all its publishes have completed. capacity is at least
-// the publisher's window, so handing a flight over never blocks.
-//
-// With direct set (data at QoS 0), the sender writes each PUBLISH packet
-// itself and reports the flight complete once it is written: paho keeps the
-// session (CONNECT, subscriptions, keep-alive, the errors topic), but a
-// QoS 0 publish needs none of its state, and its per-publish goroutine
-// hand-offs and allocations were a large part of the load generator's cost
-// at one reading per message. Every publish of such a connection goes this
-// way, so they stay in order.
-func (c *conn) start(topic string, direct bool, capacity int, wg *sync.WaitGroup) {
+// start runs the connection's sender goroutine, which writes the PUBLISH
+// packets of the publisher's flights itself, in window order (direct.go):
+// a write can block for as long as the broker applies backpressure, so the
+// publisher never writes. capacity is at least the publisher's window, so
+// handing a flight over, and reporting it complete, never blocks.
+func (c *conn) start(topic string, capacity int, wg *sync.WaitGroup) {
 	c.topic = topic
-	c.direct = direct
 	c.send = make(chan *flight, capacity)
 	c.done = make(chan *flight, capacity)
 	c.stop = make(chan struct{})
-	sent := make(chan *flight, capacity)
-	if direct {
-		sent = c.done
-	} else {
-		wg.Go(func() { c.waiter(sent) })
-	}
-	wg.Go(func() { c.sender(sent) })
+	c.order.Store(newAckOrder(c.done, c.stop))
+	wg.Go(c.sender)
 }
 
-func (c *conn) sender(sent chan<- *flight) {
+func (c *conn) sender() {
 	for {
 		select {
 		case f := <-c.send:
-			ok := false
-			if c.direct {
-				ok = c.write(f)
-			} else {
-				ok = c.publish(f)
-			}
-			if !ok {
-				return
-			}
-			select {
-			case sent <- f:
-			case <-c.stop:
+			if !c.write(f) {
 				return
 			}
 		case <-c.stop:
@@ -97,83 +71,67 @@ func (c *conn) sender(sent chan<- *flight) {
 	}
 }
 
-// publish hands the messages of f to paho. It gives up (and reports false)
-// when the publisher abandons the connection, so that a Sparkplug flight of
-// many messages does not wait out the write timeout once per message.
-func (c *conn) publish(f *flight) bool {
-	f.toks = f.toks[:0]
-	if len(f.msgs) == 0 {
-		f.toks = append(f.toks, c.client.Publish(c.topic, f.qos, false, f.payload))
-		return true
-	}
-	for _, m := range f.msgs {
-		select {
-		case <-c.stop:
-			return false
-		default:
-		}
-		f.toks = append(f.toks, c.client.Publish(m.Topic, f.qos, false, f.payload[m.Start:m.End]))
-	}
-	return true
-}
-
-// write writes the messages of f as QoS 0 PUBLISH packets. A failed write
-// closes the socket, so paho reports the connection lost and the publisher
-// takes the flight back; the sender then stops.
+// write writes the messages of f as PUBLISH packets at f's QoS. A failed
+// write closes the socket, so paho reports the connection lost and the
+// publisher takes the flight back; the sender then stops. It gives up
+// when the publisher abandons the connection, so that a Sparkplug flight
+// of many messages does not wait out the write timeout once per message.
+//
+// Once the last message of a QoS 1 flight is written, its acknowledgement
+// may complete the flight and hand it back to the publisher at any moment:
+// write reads f only before that.
 func (c *conn) write(f *flight) bool {
-	f.toks = f.toks[:0]
-	if len(f.msgs) == 0 {
-		return c.writePublish(c.topic, f.payload)
+	o := c.order.Load()
+	qos, payload, msgs := f.qos, f.payload, f.msgs
+	if len(msgs) == 0 {
+		return c.writePublish(o, f, qos, c.topic, payload, true)
 	}
-	for _, m := range f.msgs {
+	for i, m := range msgs {
 		select {
 		case <-c.stop:
 			return false
 		default:
 		}
-		if !c.writePublish(m.Topic, f.payload[m.Start:m.End]) {
+		if !c.writePublish(o, f, qos, m.Topic, payload[m.Start:m.End], i == len(msgs)-1) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *conn) writePublish(topic string, payload []byte) bool {
-	c.pkt = wire.AppendPublishQoS0(c.pkt[:0], topic, payload)
-	if _, err := c.out.Write(c.pkt); err != nil {
-		c.mu.Lock()
-		l := c.mu.link
-		c.mu.Unlock()
-		if l != nil {
-			l.Conn.Close()
+// writePublish writes one message of f; at QoS 0 the last completes f.
+func (c *conn) writePublish(o *ackOrder, f *flight, qos byte, topic string, payload []byte, last bool) bool {
+	if qos == 0 {
+		c.pkt = wire.AppendPublishQoS0(c.pkt[:0], topic, payload)
+	} else {
+		id, ok := o.reserve(f, last)
+		if !ok {
+			c.closeLink()
+			return false
 		}
+		c.pkt = wire.AppendPublishQoS1(c.pkt[:0], topic, id, payload)
+	}
+	if _, err := c.out.Write(c.pkt); err != nil {
+		c.closeLink()
 		return false
 	}
 	if cap(c.pkt) > keepBuffer {
 		c.pkt = nil
 	}
+	if qos == 0 && last {
+		o.written(f)
+	}
 	return true
 }
 
-func (c *conn) waiter(sent <-chan *flight) {
-	for {
-		select {
-		case f := <-sent:
-			for _, t := range f.toks {
-				select {
-				case <-t.Done():
-				case <-c.stop:
-					return
-				}
-			}
-			select {
-			case c.done <- f:
-			case <-c.stop:
-				return
-			}
-		case <-c.stop:
-			return
-		}
+// closeLink closes the socket under the connection, so that paho's reader
+// reports the connection lost.
+func (c *conn) closeLink() {
+	c.mu.Lock()
+	l := c.mu.link
+	c.mu.Unlock()
+	if l != nil {
+		l.Conn.Close()
 	}
 }
 
@@ -406,7 +364,7 @@ func (c *connector) open(ctx context.Context, cn *conn, uri *url.URL) (net.Conn,
 	cn.mu.Unlock()
 	if c.g.tlsCfg == nil {
 		cn.out = raw
-		return raw, nil
+		return &ackConn{Conn: raw, order: &cn.order, kill: cn.closeLink}, nil
 	}
 	tc := tls.Client(raw, c.g.tlsCfg)
 	hctx, cancel := context.WithTimeout(ctx, c.g.sim.opts.ConnectTimeout)
@@ -416,7 +374,7 @@ func (c *connector) open(ctx context.Context, cn *conn, uri *url.URL) (net.Conn,
 		return nil, fmt.Errorf("cannot complete TLS handshake: %w", err)
 	}
 	cn.out = tc
-	return tc, nil
+	return &ackConn{Conn: tc, order: &cn.order, kill: cn.closeLink}, nil
 }
 
 // onCommand handles a Sparkplug NCMD: a rebirth request makes the

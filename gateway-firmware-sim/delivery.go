@@ -9,17 +9,11 @@ import (
 )
 
 // complete handles the completion of the oldest flight: the broker
-// acknowledged it (QoS 1) or paho wrote it (QoS 0). The connection's waiter
-// reports flights in the order they were sent.
+// acknowledged it (QoS 1) or the sender wrote it (QoS 0). The connection
+// reports flights in the order they were sent (ackOrder).
 func (p *publisher) complete(f *flight) {
 	if len(p.inflight) == 0 || p.inflight[0] != f {
 		panic("BUG: gwsim: flight completed out of order")
-	}
-	for _, t := range f.toks {
-		if err := t.Error(); err != nil {
-			p.connLost(err, false)
-			return
-		}
 	}
 	p.inflight = p.inflight[:copy(p.inflight, p.inflight[1:])]
 	g := p.g
@@ -140,7 +134,7 @@ func (p *publisher) connected(cn *conn) {
 		return
 	}
 	p.conn = cn
-	cn.start(p.g.dataTopic, p.o.QoS == 0, p.o.Inflight+1, &p.g.sim.bg)
+	cn.start(p.g.dataTopic, p.o.Inflight+1, &p.g.sim.bg)
 	g := p.g
 	if g.c.connects.Add(1) == 1 {
 		g.log.Info("connected", "broker", p.o.Broker)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/quantrac/quantrac/gateway-firmware-sim/batch"
 	"github.com/quantrac/quantrac/gateway-firmware-sim/ledger"
 	"github.com/quantrac/quantrac/gateway-firmware-sim/wire"
@@ -22,12 +20,10 @@ const (
 )
 
 // flight is a publish awaiting completion, or an extra waiting to be sent.
-// The connection's sender goroutine sets toks; the publisher reads them
-// after the flight comes back on the connection's done channel.
+// It comes back on the connection's done channel once complete.
 type flight struct {
 	kind    flightKind
 	qos     byte
-	toks    []mqtt.Token // completion of the flight is completion of all
 	seq     uint64
 	weight  int64        // readings
 	live    *batch.Batch // a batch from memory, returned to the pool when done

@@ -6,8 +6,21 @@ package wire
 // property length. A remaining length past the protocol's 268 435 455
 // bytes is the caller's error: the simulator's messages are far smaller.
 func AppendPublishQoS0(dst []byte, topic string, payload []byte) []byte {
-	rem := 2 + len(topic) + len(payload)
-	dst = append(dst, 0x30)
+	dst = appendPublishHeader(dst, 0x30, 2+len(topic)+len(payload), topic)
+	return append(dst, payload...)
+}
+
+// AppendPublishQoS1 appends an MQTT 3.1.1 PUBLISH packet at QoS 1 with
+// packet identifier id (not DUP, not RETAIN), as AppendPublishQoS0.
+func AppendPublishQoS1(dst []byte, topic string, id uint16, payload []byte) []byte {
+	dst = appendPublishHeader(dst, 0x32, 4+len(topic)+len(payload), topic)
+	dst = append(dst, byte(id>>8), byte(id))
+	return append(dst, payload...)
+}
+
+// appendPublishHeader appends the fixed header and the topic name.
+func appendPublishHeader(dst []byte, first byte, rem int, topic string) []byte {
+	dst = append(dst, first)
 	for {
 		b := byte(rem & 0x7f)
 		rem >>= 7
@@ -19,6 +32,5 @@ func AppendPublishQoS0(dst []byte, topic string, payload []byte) []byte {
 		break
 	}
 	dst = append(dst, byte(len(topic)>>8), byte(len(topic)))
-	dst = append(dst, topic...)
-	return append(dst, payload...)
+	return append(dst, topic...)
 }
