@@ -33,7 +33,7 @@ func toDecimal(s *encScratch, vals []float64) (d decimalForm, ok bool) {
 	n := len(vals)
 	s.a, s.ea = grow(s.a, n), grow(s.ea, n)
 	m, ea := s.a, s.ea
-	var hist expHistogram
+	lo, hi, total := int16(math.MaxInt16), int16(math.MinInt16), 0
 	for i, v := range vals {
 		if !isDecimalCandidate(v) {
 			m[i], ea[i] = 0, noExp
@@ -41,10 +41,10 @@ func toDecimal(s *encScratch, vals []float64) (d decimalForm, ok bool) {
 		}
 		m[i], ea[i] = decimal.FromFloat(v)
 		if m[i] != 0 { // zero fits any exponent
-			hist.add(ea[i])
+			lo, hi, total = min(lo, ea[i]), max(hi, ea[i]), total+1
 		}
 	}
-	e := hist.lowQuantile(hist.total / 8)
+	e := lowExponent(m, ea, lo, hi, total)
 
 	limit := n / maxExceptionShare
 	s.exc = grow(s.exc, limit)
@@ -98,6 +98,41 @@ func scaleTo(v int64, ve, e int16) (int64, bool) {
 // expHistogram counts decimal exponents. lib/decimal returns exponents
 // within about ±330 for finite float64 values; the histogram covers that
 // range and clamps anything beyond it.
+// lowExponent returns the exponent toDecimal aligns on: the one an eighth
+// of the way up the exponents ea[i] of the non-zero mantissas, of which
+// there are total, between lo and hi. A block's exponents mostly span a
+// few values, so they are counted over that span only; the histogram of
+// every possible exponent, zeroed and scanned from its bottom for each
+// block, cost more than the conversions on a head flush's short blocks.
+func lowExponent(m []int64, ea []int16, lo, hi int16, total int) int16 {
+	if total == 0 {
+		return 0
+	}
+	k := total / 8
+	if int(hi)-int(lo) < 64 {
+		var count [64]int32
+		for i, e := range ea {
+			if m[i] != 0 {
+				count[e-lo]++
+			}
+		}
+		below := 0
+		for i, c := range count {
+			if below += int(c); below > k {
+				return lo + int16(i)
+			}
+		}
+		return hi
+	}
+	var hist expHistogram
+	for i, e := range ea {
+		if m[i] != 0 {
+			hist.add(e)
+		}
+	}
+	return hist.lowQuantile(k)
+}
+
 type expHistogram struct {
 	count [2*expRange + 1]int32
 	total int
