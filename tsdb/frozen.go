@@ -90,11 +90,15 @@ func (db *DB) freeze(c headCut) *frozenHead {
 		}
 		return 0
 	})
+	// Room for the samples committed while this runs, so that the
+	// columns are not copied again to grow: at 2 million samples a
+	// second, a freeze of 100 ms takes a few percent more than the cut.
+	room := c.samples + c.samples/4 + 1024
 	f := &frozenHead{
 		refs:    make([]SeriesRef, 0, len(dirty)),
 		starts:  make([]int, 0, len(dirty)+1),
-		ts:      make([]int64, 0, c.samples),
-		vals:    make([]float64, 0, c.samples),
+		ts:      make([]int64, 0, room),
+		vals:    make([]float64, 0, room),
 		walNext: c.walNext,
 		maxRef:  c.maxRef,
 	}
