@@ -206,7 +206,10 @@ func (db *DB) rotateIfAny() rotation {
 		return rotation{}
 	}
 	c, err := db.cutHead()
-	return rotation{cut: c, ok: err == nil, err: err}
+	if err != nil {
+		return rotation{err: err}
+	}
+	return rotation{cut: &c}
 }
 
 func (db *DB) commitOnce() {

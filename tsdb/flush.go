@@ -103,15 +103,14 @@ func (db *DB) requestRotation() (*frozenHead, error) {
 		return nil, ErrClosed
 	}
 	r := <-reply
-	if !r.ok {
+	if r.cut == nil {
 		return nil, r.err
 	}
-	return db.freeze(r.cut), nil
+	return db.freeze(*r.cut), nil
 }
 
 type rotation struct {
-	cut headCut
-	ok  bool // cut holds a head
+	cut *headCut // nil: the head was empty, or err
 	err error
 }
 

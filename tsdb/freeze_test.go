@@ -15,8 +15,8 @@ func cutNow(t *testing.T, db *DB) headCut {
 	db.rotateReq <- reply
 	r := <-reply
 	require.NoError(t, r.err)
-	require.True(t, r.ok)
-	return r.cut
+	require.NotNil(t, r.cut)
+	return *r.cut
 }
 
 // Commits go on between the committer's cut of the head and the flusher's

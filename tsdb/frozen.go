@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 )
@@ -81,15 +82,7 @@ func (db *DB) cutHead() (headCut, error) {
 // the two). The new head counted it; it is taken off that count here.
 func (db *DB) freeze(c headCut) *frozenHead {
 	dirty := c.dirty
-	slices.SortFunc(dirty, func(a, b *memSeries) int {
-		switch {
-		case a.ref < b.ref:
-			return -1
-		case a.ref > b.ref:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(dirty, func(a, b *memSeries) int { return cmp.Compare(a.ref, b.ref) })
 	// Room for the samples committed while this runs, so that the
 	// columns are not copied again to grow: at 2 million samples a
 	// second, a freeze of 100 ms takes a few percent more than the cut.

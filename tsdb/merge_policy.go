@@ -70,7 +70,9 @@ func pickInPartition(day int64, ps []*partRef, cold bool) (mergeCandidate, bool)
 			}
 			sum += p.info.Size
 			largest = max(largest, p.info.Size)
-			if (w < 2 && !(cold && p.draft && len(ps) == 1)) || (!cold && w < minMergeWidth) {
+			// A draft alone in a cold partition is rewritten by itself.
+			aloneDraft := cold && p.draft && len(ps) == 1
+			if (w < 2 && !aloneDraft) || (!cold && w < minMergeWidth) {
 				continue
 			}
 			gain := float64(sum) / float64(max(largest, 1))

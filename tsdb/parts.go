@@ -209,7 +209,13 @@ func (db *DB) loadPartition(dir string, day int64) ([]*partRef, error) {
 		}
 		// A draft and its full rewrite (a crash came between them): the
 		// rewrite first, so that the draft is the one removed.
-		return cmp.Compare(b2i(a.draft), b2i(b.draft))
+		switch {
+		case a.draft == b.draft:
+			return 0
+		case b.draft:
+			return -1
+		}
+		return 1
 	})
 	keep := parts[:0]
 	for _, p := range parts {
@@ -257,11 +263,4 @@ func (db *DB) installFlushLocked(parts []*partRef) {
 		db.state.partitions[p.day] = append(db.state.partitions[p.day], p)
 	}
 	db.state.frozen = nil
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -18,6 +18,26 @@ func AppendPublishQoS1(dst []byte, topic string, id uint16, payload []byte) []by
 	return append(dst, payload...)
 }
 
+// FixedHeader decodes the fixed header at the start of b: the packet's
+// remaining length and the header's own size. ok is false until the
+// header is whole. A length of more than four bytes is malformed; it is
+// reported as a header of five bytes and length 0, for the packet's reader
+// to refuse.
+func FixedHeader(b []byte) (rem, hdr int, ok bool) {
+	mult := 1
+	for i := 1; i < len(b) && i <= 4; i++ {
+		rem += int(b[i]&0x7f) * mult
+		if b[i]&0x80 == 0 {
+			return rem, i + 1, true
+		}
+		mult <<= 7
+	}
+	if len(b) > 4 {
+		return 0, min(len(b), 5), true
+	}
+	return 0, 0, false
+}
+
 // appendPublishHeader appends the fixed header and the topic name.
 func appendPublishHeader(dst []byte, first byte, rem int, topic string) []byte {
 	dst = append(dst, first)

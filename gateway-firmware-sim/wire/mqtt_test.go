@@ -61,3 +61,21 @@ func TestPublishDoesNotAllocate(t *testing.T) {
 		t.Fatalf("QoS 1: %v allocations per packet, want 0", n)
 	}
 }
+
+// FixedHeader reads back the remaining length every PUBLISH encodes, from
+// one to four length bytes, and asks for more while the header is cut.
+func TestFixedHeaderReadsBackTheLength(t *testing.T) {
+	for _, n := range []int{0, 100, 127, 128, 16383, 16384, 2097151, 2097152} {
+		pkt := AppendPublishQoS0(nil, "t", make([]byte, n))
+		rem, hdr, ok := FixedHeader(pkt)
+		if !ok || hdr+rem != len(pkt) {
+			t.Fatalf("n=%d: rem %d hdr %d ok %v, packet of %d bytes", n, rem, hdr, ok, len(pkt))
+		}
+		if _, _, ok := FixedHeader(pkt[:hdr-1]); ok {
+			t.Fatalf("n=%d: a header cut short decoded", n)
+		}
+	}
+	if _, hdr, ok := FixedHeader([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}); !ok || hdr != 5 {
+		t.Fatalf("a five-byte length: hdr %d ok %v, want 5 true", hdr, ok)
+	}
+}

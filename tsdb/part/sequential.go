@@ -33,9 +33,6 @@ func (s *Sequential) ReadRawBlock(b BlockMeta, buf *BlockBuffer) (tsCol, valCol 
 	return s.r.readRawBlock(b, buf, s)
 }
 
-// Reader returns the part read.
-func (s *Sequential) Reader() *Reader { return s.r }
-
 func (s *Sequential) readAt(b []byte, off int64) error {
 	end := off + int64(len(b))
 	if off >= s.off && end <= s.off+int64(len(s.win)) {
